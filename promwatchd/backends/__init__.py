@@ -1,0 +1,1 @@
+"""Backends run, stop and watch the supervised Prometheus."""

@@ -1,0 +1,79 @@
+"""The promwatchd command line. Exit codes: 0 fine, 1 problems found, 2 usage or input error."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from promwatchd import __version__
+from promwatchd.fallback import minimal_config
+from promwatchd.settings import Settings, SettingsError, load_settings
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="promwatchd", description="Keep one Prometheus server healthy.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="supervise Prometheus until stopped (SIGTERM or SIGINT)")
+    _add_settings_flags(run)
+    run.add_argument("--listen", metavar="HOST:PORT", help="address of promwatchd's own HTTP server (server.listen_address)")
+    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level (log.level)")
+    run.add_argument("--log-format", choices=["auto", "json", "console"], help="log format (log.format); auto: JSON unless stdout is a terminal")
+
+    fallback = commands.add_parser("fallback-config", help="print the minimal config promwatchd falls back to")
+    _add_settings_flags(fallback)
+
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="promwatchd settings file (YAML); default /etc/promwatchd/promwatchd.yaml if present",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    if args.command == "version":
+        print(f"promwatchd {__version__}")
+        return EXIT_OK
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+
+    overrides = {}
+    if args.command == "run":
+        overrides = {"server.listen_address": args.listen, "log.level": args.log_level, "log.format": args.log_format}
+    try:
+        settings = load_settings(args.config, overrides=overrides)
+    except SettingsError as error:
+        for line in str(error).splitlines():
+            print(f"promwatchd: {line}", file=sys.stderr)
+        return EXIT_USAGE
+
+    if args.command == "fallback-config":
+        return _print_fallback(settings)
+
+    from promwatchd.daemon import run_daemon
+
+    return run_daemon(settings, overrides)
+
+
+def _print_fallback(settings: Settings) -> int:
+    sys.stdout.write(minimal_config(settings.process.listen_address, settings.server.listen_address))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
