@@ -1,6 +1,6 @@
 """Turn a probe round into one machine event: pure, with the progress memory passed in.
 
-``/-/healthy`` answers 200 even when Prometheus is wedged, so health rests on
+``/-/healthy`` returns 200 even when Prometheus is wedged, so health rests on
 readiness, a real query and Prometheus's own counters moving, never on
 ``/-/healthy`` alone.
 """
@@ -18,7 +18,7 @@ AssessedEvent = ProbeOk | ProbeDegraded | ProbeStarting | ProbeFailed
 
 @dataclass(frozen=True)
 class Progress:
-    """What the previous rounds saw moving; the input that makes assessment pure."""
+    """The counters seen in earlier rounds, passed in and out so that assessment stays pure."""
 
     cpu_seconds: float | None = None
     samples_appended: float | None = None
@@ -35,9 +35,9 @@ def assess(
 ) -> tuple[AssessedEvent, Progress]:
     """Return the event this round means, and the progress memory for the next round.
 
-    ``output_lines`` counts the lines Prometheus has written so far (0 when the
-    backend cannot see its output); new lines count as startup progress,
-    because WAL replay logs each segment it loads.
+    ``output_lines`` is the count of lines Prometheus has written so far, or 0
+    when the backend cannot see its output. New lines count as startup
+    progress, because WAL replay logs each segment it loads.
     """
     healthy, ready, query, metrics = (probe_round[p] for p in ("healthy", "ready", "query", "metrics"))
     progress = _advance(previous, probe_round, output_lines)

@@ -23,7 +23,7 @@ EXIT_USAGE = 2
 
 
 class StartupError(Exception):
-    """promwatchd cannot start with these settings; the message says which and how to fix it."""
+    """promwatchd cannot start with these settings; the message names the setting and the fix."""
 
 
 def make_backend(settings: Settings) -> Backend:

@@ -18,13 +18,13 @@ ConfigMode = Literal["user", "fallback"]
 
 
 class Phase(StrEnum):
-    """Where the supervised Prometheus stands, as promwatchd sees it."""
+    """The condition of the supervised Prometheus, as promwatchd observes it."""
 
     STARTING = "starting"
     """Started (by us or someone else); waiting for it to become ready."""
     HEALTHY = "healthy"
     DEGRADED = "degraded"
-    """Answers, but something is wrong: a failed probe below the threshold, a failed reload."""
+    """Responds, but something is wrong: a failed probe below the threshold, a failed reload."""
     DOWN = "down"
     """Failed; a restart is scheduled."""
     RECOVERING = "recovering"
@@ -49,7 +49,7 @@ class Tick:
 
 @dataclass(frozen=True)
 class ProbeOk:
-    """A probe round found Prometheus ready and answering queries."""
+    """A probe round found Prometheus ready and serving queries."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class ProbeDegraded:
 
 @dataclass(frozen=True)
 class ProbeStarting:
-    """Prometheus answers but is not ready yet (WAL replay); ``progressed`` if it moved since the last round."""
+    """Prometheus responds but is not ready yet (WAL replay); ``progressed`` if it moved since the last round."""
 
     progressed: bool
 

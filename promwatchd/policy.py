@@ -66,7 +66,7 @@ def budget_reopens_at(policy: Policy, restart_times: tuple[float, ...], now: flo
     """Return when a half-open retry may run: after the cool-down, and once the budget has room.
 
     Waiting for the oldest restart to leave the window keeps the budget true
-    for the retry too: no window ever holds more than ``restart_budget``.
+    for the retry too: no window ever contains more than ``restart_budget``.
     """
     room_at = now
     excess = len(restart_times) - policy.restart_budget

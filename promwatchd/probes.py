@@ -141,7 +141,7 @@ def _check_status_only(body: bytes) -> tuple[str, dict[str, float]]:
 
 
 def _check_query(body: bytes) -> tuple[str, dict[str, float]]:
-    """Accept only a successful answer with a result, so a proxy's 200 page does not pass."""
+    """Accept only a successful response with a result, so a proxy's 200 page does not pass."""
     try:
         answer = json.loads(body)
     except (ValueError, UnicodeDecodeError):

@@ -6,7 +6,7 @@ import hmac
 
 import structlog
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 
 from promwatchd.metrics import Metrics
 from promwatchd.supervisor import Supervisor
@@ -53,8 +53,9 @@ class StatusServer:
             log.info("http_server_stopped", listen_address=self.listen_address)
 
     async def handle_metrics(self, request: web.Request) -> web.Response:
-        body = generate_latest(self.metrics.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        # The scraper's Accept header picks the format: OpenMetrics or the text format.
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+        return web.Response(body=encoder(self.metrics.registry), headers={"Content-Type": content_type})
 
     async def handle_healthz(self, request: web.Request) -> web.Response:
         alive = self.supervisor.loop_alive()

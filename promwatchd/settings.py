@@ -49,7 +49,7 @@ class _Section(BaseModel):
 
 class PrometheusSettings(_Section):
     url: str | None = None
-    """Where the probes go; default: http:// plus process.listen_address."""
+    """Base URL of the probes; default: http:// plus process.listen_address."""
 
 
 class ProcessSettings(_Section):

@@ -208,7 +208,11 @@ class Supervisor:
             self.transitions.append(Transition(time.time(), before.phase.value, after.phase.value, after.reason))
             self.metrics.transitions.labels(before.phase.value, after.phase.value).inc()
             self.metrics.set_phase(after.phase)
-            level = "error" if after.phase == Phase.GAVE_UP else "warning" if after.phase in (Phase.DOWN, Phase.FALLBACK) else "info"
+            level = "info"
+            if after.phase in (Phase.DOWN, Phase.FALLBACK):
+                level = "warning"
+            elif after.phase == Phase.GAVE_UP:
+                level = "error"
             getattr(log, level)(
                 "state_transition",
                 from_state=before.phase.value,

@@ -14,7 +14,7 @@ class BackendError(Exception):
 
 @dataclass(frozen=True)
 class ExitInfo:
-    """How the Prometheus process or container ended."""
+    """The exit status of the Prometheus process or container."""
 
     code: int | None
     signal: int | None = None
