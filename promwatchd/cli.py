@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from promwatchd import __version__
+from promwatchd.commands import load_check_commands
 from promwatchd.fallback import minimal_config
 from promwatchd.settings import Settings, SettingsError, load_settings
 
@@ -27,6 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     fallback = commands.add_parser("fallback-config", help="print the minimal config promwatchd falls back to")
     _add_settings_flags(fallback)
+
+    check_modules = load_check_commands()
+    if check_modules:
+        check = commands.add_parser("check", help="validate files and endpoints, like promtool check")
+        check_commands = check.add_subparsers(dest="check_command", metavar="WHAT", required=True)
+        for module in check_modules.values():
+            module.add_parser(check_commands)
 
     commands.add_parser("version", help="print the version")
     return parser
@@ -51,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    if args.command == "check":
+        return load_check_commands()[args.check_command].run(args)
 
     overrides = {}
     if args.command == "run":

@@ -204,7 +204,8 @@ def step(state: State, event: Event, now: float, policy: Policy) -> tuple[State,
         case ProcessExited(cause=cause, detail=detail):
             state = _on_exit(state, now, policy, cause, detail)
         case RestartFinished(ok=ok, error=error):
-            state = replace(state, restart_in_flight=False)
+            # The stall timer starts when the new process does, not when the stop began.
+            state = replace(state, restart_in_flight=False, last_progress_at=now)
             if not ok:
                 state = _fail(state, now, policy, f"restart failed: {error}", cause="restart_failed")
         case UserConfigChanged(valid=valid):

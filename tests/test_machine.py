@@ -420,3 +420,13 @@ def test_fallback_only_after_config_failures(policy, timeline):
         for action in actions:
             if action.config == "fallback" and before.config == "user":
                 assert policy.fallback_enabled
+
+
+def test_stall_timer_starts_after_restart():
+    """A long stop (the grace period) does not eat into the new process's stall timeout."""
+    run = Run()
+    run.at(1.0, ProbeOk())
+    run.at(2.0, ProcessExited("crash"))
+    run.at(52.0, RestartFinished(ok=True))
+    assert run.at(71.0, Tick()) == []
+    assert run.state.phase == Phase.RECOVERING
