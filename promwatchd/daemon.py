@@ -46,8 +46,12 @@ def make_backend(settings: Settings) -> Backend:
     try:
         backend.resolve_binary()
     except BackendError as error:
-        raise StartupError(str(error)) from None
+        raise StartupError(f"{_where(settings)}: {error}") from None
     return backend
+
+
+def _where(settings: Settings) -> str:
+    return f"settings {settings.source}" if settings.source is not None else "default settings"
 
 
 def run_daemon(settings: Settings, overrides: dict[str, object] | None = None) -> int:
@@ -68,7 +72,7 @@ async def _main(settings: Settings, overrides: dict[str, object]) -> int:
     try:
         token = settings.read_token()
     except SettingsError as error:
-        raise StartupError(str(error)) from None
+        raise StartupError(f"{_where(settings)}: {error}") from None
 
     metrics = Metrics()
     supervisor = Supervisor(settings, backend, metrics)
@@ -77,7 +81,7 @@ async def _main(settings: Settings, overrides: dict[str, object]) -> int:
         await server.start()
     except (OSError, ValueError) as error:
         raise StartupError(
-            f"cannot listen on {settings.server.listen_address!r} (server.listen_address): {error}; "
+            f"{_where(settings)}: cannot listen on {settings.server.listen_address!r} (server.listen_address): {error}; "
             "choose a free address with --listen or server.listen_address"
         ) from None
 

@@ -172,6 +172,8 @@ class State:
     last_recovery_seconds: float | None = None
     last_failure: str = ""
     seed: int = 0x2545F4914F6CDD1D
+    passed_through: tuple[tuple[Phase, str], ...] = ()
+    """Phases (with reasons) entered and left within the last step, such as down on the way to recovering."""
 
     @property
     def fallback_active(self) -> bool:
@@ -188,7 +190,12 @@ def initial_state(now: float, seed: int = 0x2545F4914F6CDD1D) -> State:
 
 def step(state: State, event: Event, now: float, policy: Policy) -> tuple[State, list[Action]]:
     """Apply ``event`` at time ``now``; return the new state and the actions to run."""
-    state = replace(state, restart_times=prune_window(state.restart_times, now, policy.budget_window))
+    original_phase = state.phase
+    state = replace(
+        state,
+        restart_times=prune_window(state.restart_times, now, policy.budget_window),
+        passed_through=(),
+    )
 
     match event:
         case Tick():
@@ -213,7 +220,11 @@ def step(state: State, event: Event, now: float, policy: Policy) -> tuple[State,
         case RestartRequested(requested_by=who):
             state = _schedule(state, now, f"restart requested by {who}", "requested", state.config)
 
-    return _maybe_restart(state, now, policy)
+    middle = (state.phase, state.reason)
+    state, actions = _maybe_restart(state, now, policy)
+    if middle[0] not in (original_phase, state.phase):
+        state = replace(state, passed_through=(middle,))
+    return state, actions
 
 
 def _enter(state: State, phase: Phase, now: float, reason: str) -> State:

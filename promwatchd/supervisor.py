@@ -204,35 +204,45 @@ class Supervisor:
             self._start_restart(action)
 
     def _record(self, before: State, after: State, event: Event) -> None:
-        if after.phase != before.phase:
-            self.transitions.append(Transition(time.time(), before.phase.value, after.phase.value, after.reason))
-            self.metrics.transitions.labels(before.phase.value, after.phase.value).inc()
-            self.metrics.set_phase(after.phase)
-            level = "info"
-            if after.phase in (Phase.DOWN, Phase.FALLBACK):
-                level = "warning"
-            elif after.phase == Phase.GAVE_UP:
-                level = "error"
-            getattr(log, level)(
-                "state_transition",
-                from_state=before.phase.value,
-                to_state=after.phase.value,
-                reason=after.reason,
-                trigger=type(event).__name__,
-            )
-            if after.phase == Phase.GAVE_UP:
-                self.metrics.budget_exhausted.inc()
-                retry_in = (after.next_restart_at or self.clock()) - self.clock()
-                log.error(
-                    "restart_budget_exhausted",
-                    reason=after.reason,
-                    restarts_in_window=len(after.restart_times),
-                    budget=self.policy.restart_budget,
-                    window_seconds=self.policy.budget_window,
-                    half_open_retry_in_seconds=round(retry_in, 1),
-                )
-            self._probe_wakeup.set()
+        previous = before.phase
+        for phase, reason in (*after.passed_through, (after.phase, after.reason)):
+            if phase != previous:
+                self._record_transition(previous, phase, reason, after, event)
+                previous = phase
+        self._record_outcomes(before, after)
 
+    def _record_transition(self, before: Phase, after: Phase, reason: str, state: State, event: Event) -> None:
+        self.transitions.append(Transition(time.time(), before.value, after.value, reason))
+        self.metrics.transitions.labels(before.value, after.value).inc()
+        self.metrics.set_phase(after)
+        self._probe_wakeup.set()
+
+        level = "info"
+        if after in (Phase.DOWN, Phase.FALLBACK):
+            level = "warning"
+        elif after == Phase.GAVE_UP:
+            level = "error"
+        getattr(log, level)(
+            "state_transition",
+            from_state=before.value,
+            to_state=after.value,
+            reason=reason,
+            trigger=type(event).__name__,
+        )
+
+        if after == Phase.GAVE_UP:
+            self.metrics.budget_exhausted.inc()
+            retry_in = (state.next_restart_at or self.clock()) - self.clock()
+            log.error(
+                "restart_budget_exhausted",
+                reason=reason,
+                restarts_in_window=len(state.restart_times),
+                budget=self.policy.restart_budget,
+                window_seconds=self.policy.budget_window,
+                half_open_retry_in_seconds=round(retry_in, 1),
+            )
+
+    def _record_outcomes(self, before: State, after: State) -> None:
         if after.phase in UP_PHASES and before.phase not in UP_PHASES:
             self._settle_restart("ready")
             if after.last_recovery_seconds is not None and before.down_since is not None:
@@ -243,10 +253,11 @@ class Supervisor:
 
         if after.fallback_active != before.fallback_active:
             self.metrics.fallback_active.set(1 if after.fallback_active else 0)
+            user_config = str(self.settings.process.config_file)
             if after.fallback_active:
-                log.warning("fallback_activated", fallback_config=str(self.fallback_path), user_config=str(self.settings.process.config_file))
+                log.warning("fallback_activated", fallback_config=str(self.fallback_path), user_config=user_config)
             else:
-                log.info("fallback_deactivated", user_config=str(self.settings.process.config_file))
+                log.info("fallback_deactivated", user_config=user_config)
 
         self.metrics.backoff_delay.set(after.backoff_delay if after.next_restart_at is not None else 0)
         self.metrics.prometheus_up.set(1 if after.phase in UP_PHASES else 0)
@@ -321,6 +332,12 @@ class Supervisor:
         probes = self.settings.probes
         async with Prober(self.settings.prometheus_url, probes.timeout, probes.max_response_bytes, probes.query) as prober:
             while True:
+                # Settings may change on SIGHUP; the next round uses them.
+                probes = self.settings.probes
+                prober.timeout_seconds = probes.timeout
+                prober.max_response_bytes = probes.max_response_bytes
+                prober.query = probes.query
+
                 started = time.monotonic()
                 probe_round = await prober.run_round()
                 self._observe(probe_round)

@@ -47,7 +47,7 @@ def test_nothing_answers_is_failure():
 
 
 def test_healthy_alone_is_not_enough():
-    """A wedged Prometheus answers /-/healthy but times out everything else."""
+    """A wedged Prometheus returns 200 on /-/healthy but times out everything else."""
     wedged = make_round(ready=failed("ready"), query=failed("query"), metrics=failed("metrics"))
     event, _ = assess(wedged, Progress(), 0, STALL)
     assert isinstance(event, ProbeFailed)

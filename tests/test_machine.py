@@ -430,3 +430,19 @@ def test_stall_timer_starts_after_restart():
     run.at(52.0, RestartFinished(ok=True))
     assert run.at(71.0, Tick()) == []
     assert run.state.phase == Phase.RECOVERING
+
+
+def test_immediate_restart_passes_through_down():
+    run = Run()
+    run.at(1.0, ProbeOk())
+    run.at(2.0, ProcessExited("killed"))
+    assert run.state.phase == Phase.RECOVERING
+    assert [phase for phase, _ in run.state.passed_through] == [Phase.DOWN]
+
+
+def test_passed_through_cleared_next_step():
+    run = Run()
+    run.at(1.0, ProbeOk())
+    run.at(2.0, ProcessExited("killed"))
+    run.at(2.1, Tick())
+    assert run.state.passed_through == ()

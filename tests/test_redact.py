@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 import structlog
 
 from promwatchd.logsetup import configure_logging
@@ -40,8 +41,14 @@ def test_plain_text_unchanged():
     assert redact_text("scrape_interval: 15s") == "scrape_interval: 15s"
 
 
-def test_log_line_masked(capsys):
+@pytest.fixture
+def json_logging():
     configure_logging("info", "json")
+    yield
+    structlog.reset_defaults()
+
+
+def test_log_line_masked(capsys, json_logging):
     structlog.get_logger("t").info("config_line", line="  password: s3cr3t", password="p4ss")
     out = capsys.readouterr().out
     event = json.loads(out.strip().splitlines()[-1])

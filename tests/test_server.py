@@ -91,7 +91,8 @@ async def test_metrics_exposition(parts):
         text = await response.text()
         assert response.headers["Content-Type"].startswith("text/plain")
         assert 'promwatchd_state{state="recovering"} 1.0' in text
-        assert 'promwatchd_state_transitions_total{from_state="starting",to_state="recovering"} 1.0' in text
+        assert 'promwatchd_state_transitions_total{from_state="starting",to_state="down"} 1.0' in text
+        assert 'promwatchd_state_transitions_total{from_state="down",to_state="recovering"} 1.0' in text
         assert "promwatchd_fallback_active 0.0" in text
     finally:
         await supervisor._restart_task
@@ -117,7 +118,7 @@ async def test_status_reports_transition(parts):
     try:
         body = await (await client.get("/api/status")).json()
         assert body["state"] == "recovering"
-        assert body["transitions"][0]["from"] == "starting"
+        assert [(t["from"], t["to"]) for t in body["transitions"]] == [("down", "recovering"), ("starting", "down")]
         assert body["restarts_in_window"] == 1
         assert "hunter2" not in str(body)
     finally:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import functools
+import os
 import shutil
 import signal
 import time
@@ -23,10 +25,17 @@ _LIBC_NAME = ctypes.util.find_library("c")
 _LIBC = ctypes.CDLL(_LIBC_NAME, use_errno=True) if _LIBC_NAME else None
 
 
-def _die_with_parent() -> None:
-    """Ask the kernel to send SIGTERM to the child when promwatchd dies, so it never leaves an orphan."""
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask the kernel to send SIGTERM to the child when promwatchd dies, so it never leaves an orphan.
+
+    Runs in the child between fork and exec. When promwatchd died before the
+    request took effect, the child is already an orphan and exits at once.
+    """
+    if _LIBC is None:
+        return
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 class ProcessBackend:
@@ -110,7 +119,7 @@ class ProcessBackend:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
+                preexec_fn=functools.partial(_die_with_parent, os.getpid()),
             )
         except OSError as error:
             raise BackendError(f"cannot start {argv[0]}: {error.strerror}") from error
