@@ -6,10 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from promwatchd import __version__
 from promwatchd.commands import load_check_commands
-from promwatchd.fallback import minimal_config
-from promwatchd.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from promwatchd.settings import Settings
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -62,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         return load_check_commands()[args.check_command].run(args)
 
+    # Imported here: pydantic costs about 150 ms, which the check commands do not need.
+    from promwatchd.settings import SettingsError, load_settings
+
     overrides = {}
     if args.command == "run":
         overrides = {"server.listen_address": args.listen, "log.level": args.log_level, "log.format": args.log_format}
@@ -81,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_fallback(settings: Settings) -> int:
+    from promwatchd.fallback import minimal_config
+
     sys.stdout.write(minimal_config(settings.process.listen_address, settings.server.listen_address))
     return EXIT_OK
 
