@@ -1,1 +1,1 @@
-"""Evidence about a failing Prometheus: who holds its port, the state of its data directory."""
+"""Evidence about a failing Prometheus: the owner of its port, the state of its data directory."""

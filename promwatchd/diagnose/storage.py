@@ -25,7 +25,7 @@ class WalState:
 
 @dataclass(frozen=True)
 class StorageEvidence:
-    """What the data directory looks like to the user Prometheus runs as."""
+    """The data directory as the user Prometheus runs as sees it."""
 
     path: Path
     exists: bool
