@@ -1,0 +1,136 @@
+"""Benchmark: validate a generated prometheus.yml with 5,000 scrape jobs, ours against ``promtool check config``.
+
+Run: ``python bench/config_validation.py [--jobs 5000] [--runs 5]``. Each tool validates the
+same file with --syntax-only, ``--runs`` times. The script prints the median wall time of
+each, the machine (nproc, CPU model, Python version) and the promtool version.
+
+Three figures are measured:
+
+- ``promwatchd in-process``: ``validate_file`` called in this Python process (no start-up cost);
+- ``promwatchd command``: ``python -m promwatchd.cli check config --no-promtool --syntax-only``
+  as a new process, so it pays Python start-up and imports like promtool pays its own start-up;
+- ``promtool``: ``promtool check config --syntax-only`` as a new process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from promwatchd.promconfig import validate_file  # noqa: E402
+
+
+def generate_config(jobs: int) -> str:
+    """Return a valid configuration with ``jobs`` scrape jobs, each with targets, labels and two relabel rules."""
+    lines = [
+        "global:",
+        "  scrape_interval: 30s",
+        "  scrape_timeout: 10s",
+        "  external_labels:",
+        "    cluster: bench",
+        "scrape_configs:",
+    ]
+    for index in range(jobs):
+        lines += [
+            f"  - job_name: job-{index}",
+            "    scrape_interval: 15s",
+            "    metrics_path: /metrics",
+            "    static_configs:",
+            f"      - targets: ['host-{index}-a.example.internal:9100', 'host-{index}-b.example.internal:9100']",
+            "        labels:",
+            f"          team: team-{index % 50}",
+            "    relabel_configs:",
+            "      - source_labels: [__address__]",
+            "        regex: '([^:]+):\\d+'",
+            "        target_label: instance",
+            "        replacement: '$1'",
+            "    metric_relabel_configs:",
+            "      - source_labels: [__name__]",
+            "        regex: 'go_gc_.*'",
+            "        action: drop",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def time_call(function, runs: int) -> list[float]:
+    durations = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        function()
+        durations.append(time.perf_counter() - started)
+    return durations
+
+
+def run_checked(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"{command[0]} reported the generated file invalid (exit {result.returncode}):\n{result.stdout}{result.stderr}")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=5000, help="number of scrape jobs in the generated file (default 5000)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per tool; the median is reported (default 5)")
+    parser.add_argument("--promtool", default="promtool", help="promtool binary (default: promtool from PATH)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="promwatchd-bench-") as directory:
+        path = Path(directory) / "prometheus.yml"
+        path.write_text(generate_config(args.jobs))
+        size_kib = path.stat().st_size / 1024
+
+        report = validate_file(path, syntax_only=True)
+        if not report.valid:
+            raise SystemExit(f"promwatchd reported the generated file invalid: {report.findings[:3]}")
+        in_process = time_call(lambda: validate_file(path, syntax_only=True), args.runs)
+
+        command = [sys.executable, "-m", "promwatchd.cli", "check", "config", "--no-promtool", "--syntax-only", str(path)]
+        run_checked(command)
+        as_command = time_call(lambda: run_checked(command), args.runs)
+
+        promtool = shutil.which(args.promtool)
+        promtool_times: list[float] = []
+        promtool_version = "not installed"
+        if promtool is not None:
+            version = subprocess.run([promtool, "--version"], capture_output=True, text=True, check=False)
+            promtool_version = (version.stdout or version.stderr).splitlines()[0]
+            promtool_command = [promtool, "check", "config", "--syntax-only", str(path)]
+            run_checked(promtool_command)
+            promtool_times = time_call(lambda: run_checked(promtool_command), args.runs)
+
+    print(f"file: {args.jobs} scrape jobs, {size_kib:.0f} KiB; {args.runs} runs each, median wall time")
+    print(f"machine: nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}, {platform.system()} {platform.release()}")
+    print(f"promwatchd in-process: {statistics.median(in_process):.3f} s (runs: {', '.join(f'{t:.3f}' for t in in_process)})")
+    print(f"promwatchd command:    {statistics.median(as_command):.3f} s (runs: {', '.join(f'{t:.3f}' for t in as_command)})")
+    if promtool_times:
+        print(f"promtool:              {statistics.median(promtool_times):.3f} s (runs: {', '.join(f'{t:.3f}' for t in promtool_times)}); {promtool_version}")
+        ratio = statistics.median(as_command) / statistics.median(promtool_times)
+        print(f"promwatchd command / promtool: {ratio:.2f}")
+    else:
+        print("promtool: not installed; no comparison")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""``promwatchd check config``: validate prometheus.yml files as Prometheus 3.x loads them.
+
+Exit codes follow promtool: 0 when every file is valid, 1 when a file is invalid,
+2 for usage errors or files that cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from promwatchd.promconfig import FileReport
+    from promwatchd.promconfig.promtool import PromtoolVerdict
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``config`` subcommand to ``promwatchd check``."""
+    parser = subparsers.add_parser(
+        "config",
+        help="validate Prometheus configuration files (prometheus.yml)",
+        description="Validate Prometheus configuration files as Prometheus 3.x loads them, with positions, field paths and fixes.",
+    )
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="configuration file to check")
+    parser.add_argument("--agent", action="store_true", help="check for Prometheus in agent mode (alerting, rule_files and remote_read are not allowed)")
+    parser.add_argument("--syntax-only", action="store_true", help="do not check that referenced files (rule files, certificates, credential files) exist; files named in scrape_config_files are still read when present")
+    parser.add_argument("--output", choices=["text", "json"], default="text", help="output format (default: text)")
+    parser.add_argument("--promtool", default="promtool", metavar="PATH", help="promtool binary for a second opinion (default: promtool from PATH)")
+    parser.add_argument("--no-promtool", action="store_true", help="do not run promtool for a second opinion")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate each file, print the results and return the exit code."""
+    # Imported here so that other check commands do not pay for the validator's import.
+    from promwatchd.promconfig import validate_file
+    from promwatchd.promconfig.promtool import find_promtool, run_promtool
+
+    promtool = None if args.no_promtool else find_promtool(args.promtool)
+    results: list[tuple[FileReport, PromtoolVerdict | None]] = []
+    for path in args.files:
+        report = validate_file(path, agent=args.agent, syntax_only=args.syntax_only)
+        second = None
+        if promtool is not None and report.readable:
+            second = run_promtool(promtool, path, agent=args.agent, syntax_only=args.syntax_only)
+        results.append((report, second))
+
+    if args.output == "json":
+        _print_json(results)
+    else:
+        _print_text(results)
+
+    if any(not report.readable for report, _ in results):
+        return EXIT_USAGE
+    if any(not report.valid for report, _ in results):
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def _print_json(results: list[tuple[FileReport, PromtoolVerdict | None]]) -> None:
+    files = []
+    for report, second in results:
+        entry = report.to_dict()
+        entry["promtool"] = second.to_dict() if second is not None else None
+        files.append(entry)
+    json.dump({"valid": all(report.valid for report, _ in results), "files": files}, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _print_text(results: list[tuple[FileReport, PromtoolVerdict | None]]) -> None:
+    for report, second in results:
+        print(f"Checking {report.file}")
+        for finding in report.findings:
+            print("  " + finding.format_text().replace("\n", "\n  "))
+        errors = sum(1 for f in report.findings if f.is_error)
+        warnings = len(report.findings) - errors
+        if report.valid:
+            print(f" SUCCESS: {report.file} is a valid Prometheus configuration ({warnings} warning{'s' if warnings != 1 else ''})")
+        else:
+            print(f"  FAILED: {errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}")
+        if second is not None:
+            _print_promtool(report, second)
+        print()
+
+
+def _print_promtool(report: FileReport, second: PromtoolVerdict) -> None:
+    if second.valid is None:
+        print(f"  promtool: not run: {second.output}")
+        return
+    verdict = "valid" if second.valid else f"invalid (exit {second.exit_code})"
+    agreement = "agrees" if second.valid == report.valid else "disagrees"
+    print(f"  promtool {second.version}: {verdict}; {agreement}")
+    if not second.valid:
+        from promwatchd.promconfig.promtool import first_error_line
+
+        print(f"    {first_error_line(second.output)}")
+    if second.note:
+        print(f"    note: {second.note}")

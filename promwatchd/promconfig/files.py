@@ -1,0 +1,75 @@
+"""Checks of the files a configuration names: rule files, scrape config files, credentials and certificates.
+
+Relative paths are resolved against the configuration file's directory, as Prometheus's
+``SetDirectory`` does. Globs follow Go's ``filepath.Glob``: a pattern that matches nothing
+is not an error for Prometheus, so it gets a warning here.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import yaml
+
+from promwatchd.promconfig.schema import Decoder, Obj, go_quote
+
+
+def resolve(base_dir: Path, name: str) -> Path:
+    path = Path(name)
+    return path if path.is_absolute() else base_dir / path
+
+
+def expand_glob(base_dir: Path, pattern: str) -> list[Path]:
+    """Return the paths matching ``pattern`` (relative to ``base_dir``), sorted, as filepath.Glob does."""
+    full = resolve(base_dir, pattern)
+    if not glob.has_magic(pattern):
+        return [full] if os.path.lexists(full) else []
+    return sorted(Path(p) for p in glob.glob(str(full)))
+
+
+def _readable_file_problem(path: Path) -> str | None:
+    if path.is_dir():
+        return "is a directory, not a file"
+    if not path.exists():
+        return "does not exist"
+    if not os.access(path, os.R_OK):
+        return "is not readable by this user"
+    return None
+
+
+def check_rule_files(config: Obj, base_dir: Path, d: Decoder) -> None:
+    """Check each rule_files entry: directories and unreadable files are errors, globs matching nothing get a warning."""
+    node = config.nodes.get("rule_files")
+    for index, pattern in enumerate(config.get("rule_files") or ()):
+        if not isinstance(pattern, str) or not isinstance(node, yaml.SequenceNode):
+            continue
+        entry_node = node.value[index]
+        path = f"rule_files[{index}]"
+        matches = expand_glob(base_dir, pattern)
+        if not matches:
+            d.warn("glob-matches-nothing", entry_node, path, f"rule file pattern {go_quote(pattern)} matches no file (relative to {base_dir})", "check the path; Prometheus loads no rules from a pattern that matches nothing")
+            continue
+        for match in matches:
+            problem = _readable_file_problem(match)
+            if problem is None:
+                continue
+            if match.is_dir():
+                fix = f"name the files, such as {pattern.rstrip('/')}/*.yml (use the extension the rule files have)"
+                d.error("rule-file-is-directory", entry_node, path, f"rule file {go_quote(str(match))} {problem}", fix)
+            else:
+                d.error("file-unreadable", entry_node, path, f"rule file {go_quote(str(match))} {problem}", "fix the path or the file's permissions")
+
+
+def check_referenced_files(base_dir: Path, d: Decoder) -> None:
+    """Check every file path recorded while decoding (credentials, certificates, file_sd files)."""
+    for name, node, path, is_glob in d.context.get("files", ()):
+        if is_glob:
+            if not expand_glob(base_dir, name):
+                d.warn("glob-matches-nothing", node, path, f"{go_quote(name)} matches no file yet (relative to {base_dir})", "create the file, or check the path; file discovery finds no targets until it exists")
+            continue
+        problem = _readable_file_problem(resolve(base_dir, name))
+        if problem is not None:
+            rule = "file-not-found" if problem == "does not exist" else "file-unreadable"
+            d.error(rule, node, path, f"file {go_quote(name)} {problem} (relative to {base_dir})", "fix the path, create the file, or fix its permissions")
