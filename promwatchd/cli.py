@@ -12,6 +12,8 @@ from promwatchd import __version__
 from promwatchd.commands import load_check_commands
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from promwatchd.settings import Settings
 
 EXIT_OK = 0
@@ -31,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     fallback = commands.add_parser("fallback-config", help="print the minimal config promwatchd falls back to")
     _add_settings_flags(fallback)
+    fallback.add_argument(
+        "--salvage",
+        type=Path,
+        metavar="FILE",
+        help="print FILE (a prometheus.yml) without the scrape jobs and other parts that fail validation; each dropped part and the reason are listed on stderr and as comments at the top",
+    )
 
     check_modules = load_check_commands()
     if check_modules:
@@ -38,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
         check_commands = check.add_subparsers(dest="check_command", metavar="WHAT", required=True)
         for module in check_modules.values():
             module.add_parser(check_commands)
+
+    fix = commands.add_parser("fix", help="correct common mistakes in files")
+    fix_commands = fix.add_subparsers(dest="fix_command", metavar="WHAT", required=True)
+    for module in load_fix_commands().values():
+        module.add_parser(fix_commands)
+
+    from promwatchd.commands import diagnose
+
+    diagnose.add_parser(commands)
 
     commands.add_parser("version", help="print the version")
     return parser
@@ -64,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if args.command == "check":
         return load_check_commands()[args.check_command].run(args)
+    if args.command == "diagnose":
+        from promwatchd.commands import diagnose
+
+        return diagnose.run(args)
+    if args.command == "fix":
+        return load_fix_commands()[args.fix_command].run(args)
+    if args.command == "fallback-config" and args.salvage is not None:
+        return _print_salvaged(args.salvage)
 
     # Imported here: pydantic costs about 150 ms, which the check commands do not need.
     from promwatchd.settings import SettingsError, load_settings
@@ -90,6 +115,30 @@ def _print_fallback(settings: Settings) -> int:
     from promwatchd.fallback import minimal_config
 
     sys.stdout.write(minimal_config(settings.process.listen_address, settings.server.listen_address))
+    return EXIT_OK
+
+
+def load_fix_commands() -> dict[str, ModuleType]:
+    """Import the ``fix`` subcommand modules, keyed by subcommand name; each is light until it runs."""
+    from promwatchd.commands import fix_config
+
+    return {"config": fix_config}
+
+
+def _print_salvaged(path: Path) -> int:
+    from promwatchd.fallback import salvage_config
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else f"not valid UTF-8 (byte {error.start})"
+        print(f"promwatchd: cannot read {path}: {reason or type(error).__name__}", file=sys.stderr)
+        return EXIT_USAGE
+
+    result = salvage_config(text, path.resolve().parent)
+    for part in result.dropped:
+        print(f"promwatchd: dropped {part.describe()}", file=sys.stderr)
+    sys.stdout.write(result.text)
     return EXIT_OK
 
 

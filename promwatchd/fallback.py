@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:
+    from promwatchd.fix.salvage import SalvageResult
 
 FALLBACK_FILE_NAME = "fallback-prometheus.yml"
 
@@ -38,3 +42,11 @@ def minimal_config(prometheus_listen: str, promwatchd_listen: str, user_config: 
     if user_config is not None:
         header += f"\n# while {user_config} cannot start. Fix that file; promwatchd switches back."
     return header + "\n" + yaml.safe_dump(config, sort_keys=False)
+
+
+def salvage_config(text: str, base_dir: Path) -> SalvageResult:
+    """Return the user's config with only the scrape jobs (and other parts) that pass validation; see promwatchd.fix.salvage."""
+    # Imported here: the validator and ruamel.yaml are not needed for the minimal config.
+    from promwatchd.fix.salvage import salvage_config as salvage
+
+    return salvage(text, base_dir)

@@ -200,3 +200,34 @@ def test_critical_outranks_warning():
     )
     causes = [f.cause for f in diagnose(evidence)]
     assert causes.index("disk_full") < causes.index("targets_failing")
+
+
+def test_healthy_own_port_holder_unknown_pid():
+    """Without a daemon the pid is unknown; a healthy Prometheus on its own port is no finding."""
+    holder = PortHolder("127.0.0.1", 9090, 1234, pid=77, command="prometheus")
+    probes = {"healthy": {"ok": True}, "ready": {"ok": True, "status": 200}, "query": {"ok": True}}
+    evidence = Evidence("127.0.0.1:9090", probes=probes, port_holder=holder, pid=None, running=None, storage=storage())
+    assert diagnose(evidence) == []
+
+
+def test_foreign_holder_while_ours_down():
+    holder = PortHolder("127.0.0.1", 9090, 1234, pid=77, command="nginx: master process")
+    evidence = Evidence("127.0.0.1:9090", port_holder=holder, pid=None, running=False, storage=storage())
+    finding = diagnose(evidence)[0]
+    assert finding.cause == "port_in_use"
+    assert "nginx" in finding.summary
+
+
+def test_stopped_process_is_unresponsive():
+    timeout = {"ok": False, "error": "timeout", "detail": "timed out after 1s"}
+    evidence = Evidence(
+        "127.0.0.1:9090",
+        probes={"healthy": timeout, "ready": timeout, "query": timeout, "metrics": timeout},
+        pid=321,
+        process_state="T",
+        storage=storage(),
+    )
+    finding = diagnose(evidence)[0]
+    assert finding.cause == "unresponsive"
+    assert "SIGSTOP" in finding.summary
+    assert finding.restart_helps

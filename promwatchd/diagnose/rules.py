@@ -26,12 +26,16 @@ CAUSES = (
     "crash_loop",
     "wal_replay_slow",
     "query_engine_hung",
+    "unresponsive",
     "reload_failed",
     "targets_failing",
 )
 """The bounded set of causes, also used as a metric label."""
 
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+BLOCKING_CAUSES = frozenset({"port_in_use", "disk_full", "lock_held", "data_dir_permission", "wal_gap", "wal_corruption"})
+"""Causes that a restart cannot fix: the daemon alerts and waits instead of restarting in a loop."""
 
 DISK_FULL_FREE_BYTES = 64 * 1024 * 1024
 """Free space below which the disk counts as full: the WAL writes 128 MiB segments (an estimate of headroom)."""
@@ -58,6 +62,8 @@ class Evidence:
     self_metrics: Mapping[str, float] = field(default_factory=dict)
     running: bool | None = None
     pid: int | None = None
+    process_state: str = ""
+    """The supervised process's state letter from /proc/PID/stat (R, S, D, T for stopped, Z)."""
     exit_code: int | None = None
     exit_signal: int | None = None
     oom_killed: bool = False
@@ -106,6 +112,11 @@ def diagnose(evidence: Evidence) -> list[Finding]:
     return sorted(findings, key=lambda f: (SEVERITY_RANK[f.severity], -f.confidence))
 
 
+def is_blocking(finding: Finding | None) -> bool:
+    """Return whether this top finding means restarting is pointless until someone fixes the cause."""
+    return finding is not None and finding.severity == "critical" and finding.cause in BLOCKING_CAUSES
+
+
 def _log_lines(evidence: Evidence, *needles: str, limit: int = 3) -> tuple[str, ...]:
     """Return the newest output lines containing any needle, oldest first."""
     hits = [line.strip() for line in evidence.output_tail if any(needle in line for needle in needles)]
@@ -134,12 +145,14 @@ def config_invalid(evidence: Evidence) -> Finding | None:
 def port_in_use(evidence: Evidence) -> Finding | None:
     holder = evidence.port_holder
     log_lines = _log_lines(evidence, "address already in use")
-    if holder is None or (evidence.pid is not None and holder.pid == evidence.pid):
-        if not log_lines:
-            return None
+    foreign = holder is not None and holder.pid != evidence.pid
+    # Without our process's own bind error, a holder only counts when our process is known to be down:
+    # a healthy Prometheus normally holds its own port.
+    if not log_lines and not (foreign and evidence.running is False):
+        return None
     lines = list(log_lines)
     who = "another process"
-    if holder is not None and not (evidence.pid is not None and holder.pid == evidence.pid):
+    if holder is not None and foreign:
         who = f"pid {holder.pid} ({holder.command or 'unknown command'})" if holder.pid else "a process we cannot see"
         lines.append(f"{holder.address}:{holder.port} is held by {who}")
         if "prometheus" in holder.command:
@@ -325,6 +338,24 @@ def query_engine_hung(evidence: Evidence) -> Finding | None:
     )
 
 
+def unresponsive(evidence: Evidence) -> Finding | None:
+    probes = [evidence.probes.get(name, {}) for name in ("healthy", "ready", "query")]
+    if not probes[0] or any(probe.get("ok") or probe.get("error") != "timeout" for probe in probes):
+        return None
+    lines = [f"{name}: {probe.get('detail', '')}" for name, probe in zip(("healthy", "ready", "query"), probes)]
+    stopped = evidence.process_state == "T"
+    if evidence.pid is not None and evidence.process_state:
+        lines.append(f"pid {evidence.pid} is in state {evidence.process_state}" + (" (stopped by a signal)" if stopped else ""))
+    return Finding(
+        cause="unresponsive",
+        summary="Prometheus accepts connections but answers nothing: it is " + ("stopped (SIGSTOP)" if stopped else "hung"),
+        evidence=tuple(lines),
+        fix="send SIGCONT if it was stopped on purpose; otherwise restart it (promwatchd does after probes.failure_threshold rounds)",
+        confidence=0.9 if stopped else 0.7,
+        restart_helps=True,
+    )
+
+
 def reload_failed(evidence: Evidence) -> Finding | None:
     failed_metric = evidence.self_metrics.get("prometheus_config_last_reload_successful") == 0
     differs = evidence.loaded_config_matches_file is False
@@ -375,6 +406,7 @@ RULES: tuple[Rule, ...] = (
     crash_loop,
     wal_replay_slow,
     query_engine_hung,
+    unresponsive,
     reload_failed,
     targets_failing,
 )

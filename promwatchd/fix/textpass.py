@@ -1,0 +1,114 @@
+"""Corrections made on the text before YAML parsing: tabs in indentation and ``-key`` without a space."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from promwatchd.fix.model import Correction
+from promwatchd.fix.roundtrip import detect_indentation
+
+_LEADING_WHITESPACE = re.compile(r"^[ \t]*")
+
+# Keys that start a list item in prometheus.yml often enough that "-key:" is a missing space, not a key.
+_ITEM_KEYS = frozenset(
+    {"targets", "labels", "job_name", "files", "source_labels", "target_label", "regex", "replacement", "action", "separator", "url", "names", "static_configs"}
+)
+_DASH_KEY = re.compile(r"^( *)-([A-Za-z_][A-Za-z0-9_]*):(?=\s|$)")
+
+
+def expand_tabs(text: str, parses: Callable[[str], bool]) -> tuple[str, list[Correction]]:
+    """Replace tabs in the indentation of each line with spaces; return the new text and one correction per line.
+
+    The candidate tab widths are the file's own space indentation, then 2, 4 and 8, each
+    as a fixed replacement and as tab stops. The first candidate for which ``parses``
+    returns True wins. When none parses, the file's indent unit is used, and the caller's
+    re-validation reports what is still wrong.
+    """
+    lines = text.splitlines(keepends=True)
+    tabbed = [index for index, line in enumerate(lines) if "\t" in _LEADING_WHITESPACE.match(line).group(0)]
+    if not tabbed:
+        return text, []
+
+    unit, _ = detect_indentation(text.replace("\t", ""))
+    candidates: list[str] = []
+    for width in dict.fromkeys((unit, 2, 4, 8)):
+        for expand in (_replace_tabs, _tab_stops):
+            candidate = "".join(expand(line, width) if index in tabbed else line for index, line in enumerate(lines))
+            if candidate not in candidates:
+                candidates.append(candidate)
+    chosen = next((candidate for candidate in candidates if parses(candidate)), candidates[0])
+
+    chosen_lines = chosen.splitlines(keepends=True)
+    corrections = [
+        Correction(
+            "tab-indentation",
+            index + 1,
+            "",
+            "YAML indentation must use spaces; the tabs in this line's indentation became spaces",
+            safe=True,
+            applied=True,
+            change=f"{_visible(lines[index])!r} -> {chosen_lines[index].rstrip(chr(10))!r}",
+        )
+        for index in tabbed
+    ]
+    return chosen, corrections
+
+
+def _replace_tabs(line: str, width: int) -> str:
+    leading = _LEADING_WHITESPACE.match(line).group(0)
+    return leading.replace("\t", " " * width) + line[len(leading):]
+
+
+def _tab_stops(line: str, width: int) -> str:
+    leading = _LEADING_WHITESPACE.match(line).group(0)
+    return leading.expandtabs(width) + line[len(leading):]
+
+
+def _visible(line: str) -> str:
+    return line.rstrip("\n").replace("\t", "→")
+
+
+def split_dash_keys(text: str) -> tuple[str, list[Correction]]:
+    """Turn ``-targets:`` (a key spelled with a dash) into the list item ``- targets:``.
+
+    The other keys of the same mapping, and everything nested under them, move two columns
+    right so that they stay in the new list item.
+    """
+    lines = text.splitlines(keepends=True)
+    corrections: list[Correction] = []
+    output: list[str] = []
+    item_column: int | None = None
+    in_sibling = False
+    for index, line in enumerate(lines):
+        match = _DASH_KEY.match(line)
+        indent = len(line) - len(line.lstrip(" "))
+        blank = not line.strip() or line.lstrip().startswith("#")
+        if item_column is not None and not blank:
+            if indent < item_column or (indent == item_column and line.lstrip().startswith("-")):
+                item_column = None
+            elif indent == item_column:
+                in_sibling = True
+        if match and match.group(2) in _ITEM_KEYS:
+            fixed = f"{match.group(1)}- {match.group(2)}:{line[match.end():]}"
+            output.append(fixed)
+            item_column = len(match.group(1))
+            in_sibling = False
+            corrections.append(
+                Correction(
+                    "dash-without-space",
+                    index + 1,
+                    "",
+                    f"'-{match.group(2)}' is read as a key named '-{match.group(2)}'; a space after the dash makes it a list item",
+                    safe=True,
+                    applied=True,
+                    change=f"{line.strip()!r} -> {fixed.strip()!r}",
+                )
+            )
+            continue
+        # Keys at the dash's column are siblings in the new list item, so they and their
+        # children move right. Lines already indented past the dash stay where they are.
+        if item_column is not None and in_sibling and not blank:
+            line = "  " + line
+        output.append(line)
+    return "".join(output), corrections
