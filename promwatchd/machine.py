@@ -33,6 +33,8 @@ class Phase(StrEnum):
     """Up, but on the generated fallback config because the user's config cannot start."""
     GAVE_UP = "gave_up"
     """The restart budget is spent: the circuit is open until a half-open retry."""
+    BLOCKED = "blocked"
+    """Down for a cause a restart cannot fix (full disk, held lock, taken port); rechecked periodically."""
 
 
 UP_PHASES = frozenset({Phase.HEALTHY, Phase.DEGRADED, Phase.FALLBACK})
@@ -75,9 +77,22 @@ class ProbeFailed:
 
 @dataclass(frozen=True)
 class ProcessExited:
-    """The backend saw Prometheus end on its own; ``cause`` is a short classification."""
+    """The backend saw Prometheus end on its own; ``cause`` is a short classification.
+
+    ``blocking`` is set when the diagnosis found a cause that a restart cannot
+    fix, so the machine waits for it to clear instead of restarting in a loop.
+    """
 
     cause: str
+    detail: str = ""
+    blocking: bool = False
+
+
+@dataclass(frozen=True)
+class Rechecked:
+    """The result of diagnosing a blocked Prometheus again."""
+
+    blocking: bool
     detail: str = ""
 
 
@@ -113,6 +128,7 @@ Event = (
     | RestartFinished
     | UserConfigChanged
     | RestartRequested
+    | Rechecked
 )
 
 
@@ -131,7 +147,12 @@ class Restart:
     half_open: bool = False
 
 
-Action = Restart
+@dataclass(frozen=True)
+class Recheck:
+    """Diagnose again whether the blocking cause is still there; answer with ``Rechecked``."""
+
+
+Action = Restart | Recheck
 
 
 # State --------------------------------------------------------------------
@@ -164,6 +185,8 @@ class State:
     next_restart_reason: str = ""
     next_restart_cause: str = ""
     next_restart_config: ConfigMode = "user"
+    next_check_at: float | None = None
+    """When a blocked Prometheus is diagnosed again."""
     backoff_delay: float = 0.0
 
     last_progress_at: float = 0.0
@@ -208,8 +231,17 @@ def step(state: State, event: Event, now: float, policy: Policy) -> tuple[State,
             state = _on_starting(state, now, progressed)
         case ProbeFailed(reason=reason):
             state = _on_probe_failed(state, now, policy, reason)
+        case ProcessExited(cause=cause, detail=detail, blocking=True):
+            state = _block(state, now, policy, f"exited: {cause}" + (f" ({detail})" if detail else ""))
         case ProcessExited(cause=cause, detail=detail):
             state = _on_exit(state, now, policy, cause, detail)
+        case Rechecked(blocking=True, detail=detail):
+            if state.phase == Phase.BLOCKED:
+                state = replace(state, next_check_at=now + policy.blocked_recheck, reason=detail or state.reason)
+        case Rechecked(blocking=False):
+            if state.phase == Phase.BLOCKED:
+                state = replace(state, next_check_at=None)
+                state = _schedule(state, now, "the blocking cause cleared", "unblocked", state.config)
         case RestartFinished(ok=ok, error=error):
             # The stall timer starts when the new process does, not when the stop began.
             state = replace(state, restart_in_flight=False, last_progress_at=now)
@@ -222,6 +254,9 @@ def step(state: State, event: Event, now: float, policy: Policy) -> tuple[State,
 
     middle = (state.phase, state.reason)
     state, actions = _maybe_restart(state, now, policy)
+    if not actions and state.phase == Phase.BLOCKED and state.next_check_at is not None and now >= state.next_check_at:
+        state = replace(state, next_check_at=None)
+        actions = [Recheck()]
     if middle[0] not in (original_phase, state.phase):
         state = replace(state, passed_through=(middle,))
     return state, actions
@@ -256,9 +291,9 @@ def _on_ready(state: State, now: float, policy: Policy, degraded_reason: str | N
     if state.restart_in_flight:
         return state
 
-    if state.phase in (Phase.DOWN, Phase.GAVE_UP) and state.next_restart_at is not None:
+    if state.phase in (Phase.DOWN, Phase.GAVE_UP, Phase.BLOCKED):
         # Prometheus came back without us (another supervisor, an operator).
-        state = replace(state, next_restart_at=None)
+        state = replace(state, next_restart_at=None, next_check_at=None)
 
     recovery = state.last_recovery_seconds
     if state.down_since is not None:
@@ -313,9 +348,25 @@ def _on_exit(state: State, now: float, policy: Policy, cause: str, detail: str) 
 
 
 def _on_user_config(state: State, now: float, valid: bool) -> State:
-    if state.config != "fallback" or not valid:
+    if state.config != "fallback" or not valid or state.phase == Phase.BLOCKED:
         return state
     return _schedule(state, now, "user config fixed; switching back from the fallback", "switch_back", "user")
+
+
+def _block(state: State, now: float, policy: Policy, reason: str) -> State:
+    """Stop restarting: record the failure and wait for the cause to clear."""
+    state = replace(
+        state,
+        probe_failures=0,
+        healthy_since=None,
+        down_since=state.down_since if state.down_since is not None else now,
+        last_failure=reason,
+        half_open=False,
+        user_config_trial=False,
+        next_restart_at=None,
+        next_check_at=now + policy.blocked_recheck,
+    )
+    return _enter(state, Phase.BLOCKED, now, reason)
 
 
 def _fail(state: State, now: float, policy: Policy, reason: str, cause: str) -> State:

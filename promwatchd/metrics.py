@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from promwatchd.machine import Phase
 from promwatchd.probes import PROBES
+from promwatchd.targets.metrics import TargetMetrics
 
 
 class Metrics:
@@ -44,6 +45,11 @@ class Metrics:
         )
         self.last_loop = Gauge("promwatchd_last_loop_timestamp_seconds", "When the supervision loop last ran.", registry=r)
         self.errors = Counter("promwatchd_errors", "Errors promwatchd caught and handled, by component.", ["component"], registry=r)
+        self.targets = TargetMetrics(r)
+
+        self.diagnosis = Gauge(
+            "promwatchd_diagnosis", "1 for the root cause of the last diagnosis; none when it found nothing.", ["cause"], registry=r
+        )
 
         for phase in Phase:
             self.state.labels(phase.value).set(0)
@@ -54,3 +60,9 @@ class Metrics:
         for candidate in Phase:
             self.state.labels(candidate.value).set(1 if candidate == phase else 0)
         self.gave_up.set(1 if phase == Phase.GAVE_UP else 0)
+
+    def set_diagnosis(self, cause: str | None) -> None:
+        from promwatchd.diagnose.rules import CAUSES
+
+        for candidate in (*CAUSES, "none"):
+            self.diagnosis.labels(candidate).set(1 if candidate == (cause or "none") else 0)

@@ -31,6 +31,8 @@ class Policy:
     fallback_after: int = 3
     """Consecutive exits caused by the config before Prometheus runs on the fallback config."""
     fallback_enabled: bool = True
+    blocked_recheck: float = 30.0
+    """How often a blocked Prometheus (full disk, held lock, taken port) is diagnosed again."""
 
 
 def next_random(seed: int) -> tuple[int, float]:

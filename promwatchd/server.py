@@ -1,4 +1,4 @@
-"""promwatchd's HTTP server: /metrics, /healthz, /readyz, /api/status and the restart endpoint."""
+"""promwatchd's HTTP server: /metrics, /healthz, /readyz, /api/status, /api/targets and the restart endpoint."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class StatusServer:
         application.router.add_get("/healthz", self.handle_healthz)
         application.router.add_get("/readyz", self.handle_readyz)
         application.router.add_get("/api/status", self.handle_status)
+        application.router.add_get("/api/targets", self.handle_targets)
         application.router.add_post("/api/restart", self.handle_restart)
         return application
 
@@ -78,6 +79,11 @@ class StatusServer:
 
     async def handle_status(self, request: web.Request) -> web.Response:
         return web.json_response(self.supervisor.snapshot())
+
+    async def handle_targets(self, request: web.Request) -> web.Response:
+        """Serve the last target-check report (secrets masked); ``report`` is null before the first run."""
+        enabled = self.supervisor.settings.targets.enabled
+        return web.json_response(self.supervisor.target_checks.snapshot(enabled))
 
     async def handle_restart(self, request: web.Request) -> web.Response:
         if self.token is None:

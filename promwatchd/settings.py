@@ -90,6 +90,7 @@ class RecoverySettings(_Section):
     stall_timeout: PositiveSeconds = 60.0
     stop_grace_period: Seconds = 60.0
     hung_stop_grace_period: Seconds = 10.0
+    blocked_recheck: PositiveSeconds = 30.0
 
     @model_validator(mode="after")
     def _check_backoff(self) -> RecoverySettings:
@@ -121,6 +122,25 @@ class LogSettings(_Section):
     format: Literal["auto", "json", "console"] = "auto"
 
 
+class HealthURLSettings(_Section):
+    url: str
+    expected_status: int = Field(default=200, ge=100, le=599)
+    body_contains: str = ""
+    """Text the response body must contain; empty accepts any body."""
+
+
+class TargetSettings(_Section):
+    enabled: bool = False
+    """Off by default: when on, promwatchd fetches every scrape target once per interval."""
+    interval: PositiveSeconds = 60.0
+    source: Literal["config", "prometheus"] = "config"
+    """config: the targets of process.config_file; prometheus: the active targets of Prometheus's API."""
+    per_target_metrics: bool = False
+    extra_health_urls: list[HealthURLSettings] = []
+    concurrency: int = Field(default=64, ge=1, le=10_000)
+    per_host: int = Field(default=4, ge=1, le=1_000)
+
+
 class Settings(_Section):
     state_dir: Path = Path("/var/lib/promwatchd")
     backend: Literal["process", "docker"] = "process"
@@ -132,6 +152,7 @@ class Settings(_Section):
     fallback: FallbackSettings = FallbackSettings()
     server: ServerSettings = ServerSettings()
     log: LogSettings = LogSettings()
+    targets: TargetSettings = TargetSettings()
 
     source: Path | None = Field(default=None, exclude=True)
     """The settings file these came from, if any."""
@@ -157,6 +178,7 @@ class Settings(_Section):
             stall_timeout=r.stall_timeout,
             fallback_after=self.fallback.after_failures,
             fallback_enabled=self.fallback.enabled and fallback_supported,
+            blocked_recheck=r.blocked_recheck,
         )
 
     def read_token(self) -> str | None:

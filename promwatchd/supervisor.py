@@ -24,13 +24,18 @@ from promwatchd.atomicfile import write_atomic
 from promwatchd.backends.base import Backend, BackendError, BackendEvent
 from promwatchd.exitcause import classify_exit
 from promwatchd.fallback import FALLBACK_FILE_NAME, minimal_config
+from promwatchd.diagnose.gather import ProcessFacts, Target, gather
+from promwatchd.diagnose.rules import Finding, diagnose, is_blocking
 from promwatchd.machine import (
     UP_PHASES,
     WAITING_PHASES,
     Event,
     Phase,
+    ProbeFailed,
     ProbeOk,
     ProcessExited,
+    Recheck,
+    Rechecked,
     Restart,
     RestartFinished,
     RestartRequested,
@@ -42,12 +47,18 @@ from promwatchd.machine import (
 )
 from promwatchd.metrics import Metrics
 from promwatchd.probes import ProbeRound, Prober
-from promwatchd.redact import redact_text
+from promwatchd.redact import redact_text, redact_value
 from promwatchd.settings import Settings
+from promwatchd.targets.loop import TargetCheckLoop
 
 log = structlog.get_logger(__name__)
 
 TICK_SECONDS = 0.25
+DIAGNOSIS_TIMEOUT_SECONDS = 5.0
+RECENT_EXITS_KEPT = 10
+WAL_REPAIR_MARKERS = ("Starting corruption repair", "Deleting all segments newer than corrupted segment")
+RESTART_FIRST_CAUSES = frozenset({"killed", "clean"})
+"""Exit causes that no blocking problem produces, so the restart does not wait for a diagnosis."""
 TRANSITIONS_KEPT = 100
 HUNG_CAUSES = frozenset({"probe", "stalled"})
 
@@ -82,8 +93,13 @@ class Supervisor:
         self.transitions: deque[Transition] = deque(maxlen=TRANSITIONS_KEPT)
         self.last_round: ProbeRound | None = None
         self.last_exit: dict[str, Any] | None = None
+        self.recent_exit_causes: deque[str] = deque(maxlen=RECENT_EXITS_KEPT)
+        self.diagnosis: list[Finding] = []
         self.last_loop_at = clock()
         self.rounds_done = 0
+        self.target_checks = TargetCheckLoop(
+            lambda: self.settings, metrics.targets, lambda component: metrics.errors.labels(component).inc()
+        )
 
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._progress = Progress()
@@ -93,6 +109,7 @@ class Supervisor:
         self._probe_wakeup = asyncio.Event()
         self._fallback_digest: str | None = None
         self._checked_digest: str | None = None
+        self._side_tasks: set[asyncio.Task[None]] = set()
 
     # Public API -------------------------------------------------------------
 
@@ -144,6 +161,7 @@ class Supervisor:
             asyncio.create_task(self._guard("backend_events", self._backend_event_loop), name="backend-events"),
             asyncio.create_task(self._guard("ticker", self._tick_loop), name="ticker"),
             asyncio.create_task(self._guard("config_watch", self._config_watch_loop), name="config-watch"),
+            asyncio.create_task(self._guard("targets", self.target_checks.run), name="targets"),
         ]
         await stop.wait()
         log.info("supervisor_stopping")
@@ -201,7 +219,10 @@ class Supervisor:
         self._record(before, after, event)
 
         for action in actions:
-            self._start_restart(action)
+            if isinstance(action, Recheck):
+                self._start_task(self._run_recheck(), "recheck")
+            else:
+                self._start_restart(action)
 
     def _record(self, before: State, after: State, event: Event) -> None:
         previous = before.phase
@@ -245,6 +266,9 @@ class Supervisor:
     def _record_outcomes(self, before: State, after: State) -> None:
         if after.phase in UP_PHASES and before.phase not in UP_PHASES:
             self._settle_restart("ready")
+            if any(marker in line for line in self.backend.output_tail(200) for marker in WAL_REPAIR_MARKERS):
+                # Prometheus repaired its WAL on start by dropping data, and says so only at warn level.
+                self._start_task(self._diagnose(), "diagnosis")
             if after.last_recovery_seconds is not None and before.down_since is not None:
                 self.metrics.recovery_duration.observe(after.last_recovery_seconds)
                 log.info("prometheus_recovered", recovery_seconds=round(after.last_recovery_seconds, 3), config=after.config)
@@ -362,6 +386,9 @@ class Supervisor:
 
         lines = getattr(self.backend, "lines_seen", 0)
         event, self._progress = assess(probe_round, self._progress, lines, self.settings.probes.ingestion_stall)
+        if getattr(self.backend, "running", None) is False and not isinstance(event, ProbeFailed):
+            # Our process is not running, so whatever answers on its address is someone else's.
+            event = ProbeFailed(f"{self.settings.prometheus_url} answers, but promwatchd's Prometheus is not running")
 
         summary = type(event).__name__ + ":" + getattr(event, "reason", "")
         if summary != self._last_probe_event:
@@ -373,9 +400,9 @@ class Supervisor:
     async def _backend_event_loop(self) -> None:
         while True:
             event = await self.backend.events.get()
-            self._on_backend_event(event)
+            await self._on_backend_event(event)
 
-    def _on_backend_event(self, event: BackendEvent) -> None:
+    async def _on_backend_event(self, event: BackendEvent) -> None:
         if event.kind != "exited" or event.exit is None:
             log.info("backend_event", kind=event.kind, detail=event.detail)
             return
@@ -394,6 +421,7 @@ class Supervisor:
             "output_tail": tail,
         }
         self.metrics.exits.labels(cause.cause).inc()
+        self.recent_exit_causes.append(cause.cause)
         log.warning(
             "prometheus_exit_unexpected",
             cause=cause.cause,
@@ -402,7 +430,82 @@ class Supervisor:
             signal=event.exit.signal,
             output_tail=tail[-3:],
         )
-        self._queue.put_nowait(ProcessExited(cause.cause, cause.evidence))
+
+        # Diagnose before acting: a restart does not fix a full disk or a taken port. Those
+        # causes make Prometheus log an error and exit non-zero, so a SIGKILL or a clean exit
+        # restarts at once. The fast pass decides; the thorough one follows for the report.
+        blocking, detail = False, cause.evidence
+        if cause.cause not in RESTART_FIRST_CAUSES:
+            top = await self._diagnose(event.exit, thorough=False)
+            blocking = is_blocking(top)
+            if blocking and top is not None:
+                detail = redact_text(top.summary)
+        self._queue.put_nowait(ProcessExited(cause.cause, detail, blocking=blocking))
+        self._start_task(self._diagnose(event.exit), "diagnosis")
+
+    async def _diagnose(self, exit_info=None, with_output: bool = True, thorough: bool = True) -> Finding | None:
+        """Run the diagnosis rules on what promwatchd sees now; record and export the result."""
+        started = time.monotonic()
+        try:
+            evidence = await asyncio.wait_for(
+                self._gather_evidence(exit_info, with_output, thorough), DIAGNOSIS_TIMEOUT_SECONDS
+            )
+        except asyncio.TimeoutError:
+            log.warning("diagnosis_timed_out", timeout_seconds=DIAGNOSIS_TIMEOUT_SECONDS)
+            self.metrics.errors.labels("diagnosis").inc()
+            return None
+
+        self.diagnosis = diagnose(evidence)
+        top = self.diagnosis[0] if self.diagnosis else None
+        self.metrics.set_diagnosis(top.cause if top is not None else None)
+        log.info(
+            "diagnosis_finished",
+            root_cause=top.cause if top else None,
+            summary=top.summary if top else "",
+            evidence=list(top.evidence) if top else [],
+            fix=top.fix if top else "",
+            blocking=is_blocking(top),
+            thorough=thorough,
+            duration_seconds=round(time.monotonic() - started, 3),
+        )
+        return top
+
+    async def _gather_evidence(self, exit_info=None, with_output: bool = True, thorough: bool = True):
+        """Collect evidence; without ``with_output`` only live facts count, not the last run's log."""
+        owned = self.backend.name == "process"
+        listen_address = self.settings.process.listen_address if owned else _host_port(self.settings.prometheus_url)
+        target = Target(
+            url=self.settings.prometheus_url,
+            listen_address=listen_address,
+            config_file=self.settings.process.config_file if owned and not self.state.fallback_active else None,
+            data_dir=self.settings.process.data_dir if owned else None,
+            timeout_seconds=self.settings.probes.timeout,
+            max_response_bytes=self.settings.probes.max_response_bytes,
+        )
+        status = await self.backend.status()
+        last = exit_info or status.last_exit
+        facts = ProcessFacts(
+            running=status.running,
+            pid=status.pid,
+            exit_code=last.code if last else None,
+            exit_signal=last.signal if last else None,
+            oom_killed=last.oom_killed if last else False,
+            recent_exit_causes=tuple(self.recent_exit_causes),
+            output_tail=(tuple(last.output_tail) if last else tuple(self.backend.output_tail(60))) if with_output else (),
+        )
+        return await gather(target, facts, probe_round=self.last_round, thorough=thorough)
+
+    async def _run_recheck(self) -> None:
+        # Only live facts: the log of the failed run would still show the old cause.
+        top = await self._diagnose(with_output=False)
+        blocking = is_blocking(top)
+        log.info("blocked_recheck", still_blocked=blocking, root_cause=top.cause if top else None)
+        self._queue.put_nowait(Rechecked(blocking=blocking, detail=redact_text(top.summary) if top else ""))
+
+    def _start_task(self, coroutine, name: str) -> None:
+        task = asyncio.create_task(coroutine, name=name)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     async def _config_watch_loop(self) -> None:
         """While on the fallback, validate the user's config each time it changes."""
@@ -459,6 +562,10 @@ class Supervisor:
             "fallback_config": str(self.fallback_path) if state.fallback_active else None,
             "last_failure": redact_text(state.last_failure),
             "last_exit": self.last_exit,
+            "pid": getattr(self.backend, "pid", None),
+            "recent_exit_causes": list(self.recent_exit_causes),
+            "output_tail": [redact_text(line) for line in self.backend.output_tail(20)],
+            "diagnosis": [redact_value("", finding.to_dict()) for finding in self.diagnosis],
             "restart_in_flight": state.restart_in_flight,
             "restarts_in_window": len(state.restart_times),
             "restart_budget": self.policy.restart_budget,
@@ -474,3 +581,12 @@ class Supervisor:
                 for t in reversed(self.transitions)
             ],
         }
+
+
+def _host_port(url: str) -> str:
+    """Return host:port of an http(s) URL, with the scheme's default port when none is given."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname or '127.0.0.1'}:{port}"

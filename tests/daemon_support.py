@@ -326,11 +326,12 @@ class Daemon:
         self.settings = settings
         write_replacing(self.settings_path, yaml.safe_dump(settings, sort_keys=False).encode())
 
-    def start(self, extra_arguments: list[str] | None = None) -> None:
+    def start(self, extra_arguments: list[str] | None = None, command_prefix: list[str] | None = None) -> None:
+        """Start the daemon; ``command_prefix`` runs it through another command that ends with exec."""
         arguments = ["run", "--config", str(self.settings_path), "--log-format", "json", *(extra_arguments or [])]
         with self.log_path.open("wb") as stdout, self.stderr_path.open("wb") as stderr:
             self.process = subprocess.Popen(
-                promwatchd_command() + arguments,
+                (command_prefix or []) + promwatchd_command() + arguments,
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
                 stderr=stderr,

@@ -14,6 +14,8 @@ from promwatchd.machine import (
     ProbeOk,
     ProbeStarting,
     ProcessExited,
+    Recheck,
+    Rechecked,
     Restart,
     RestartFinished,
     RestartRequested,
@@ -329,6 +331,8 @@ EVENTS = st.one_of(
     st.builds(ProbeStarting, st.booleans()),
     st.builds(ProbeFailed, st.sampled_from(["timeout", "refused"])),
     st.builds(ProcessExited, st.sampled_from(["config", "crash", "killed", "oom"])),
+    st.builds(ProcessExited, st.sampled_from(["disk_full", "lock_held"]), st.just(""), st.booleans()),
+    st.builds(Rechecked, st.booleans()),
     st.builds(RestartFinished, st.booleans()),
     st.builds(UserConfigChanged, st.booleans()),
     st.just(RestartRequested("property")),
@@ -367,7 +371,7 @@ def _play(policy: Policy, timeline, with_events: bool = False):
         state, actions = step(state, event, now, policy)
         if isinstance(event, RestartFinished):
             in_flight = False
-        if actions:
+        if any(isinstance(action, Restart) for action in actions):
             in_flight = True
         if with_events:
             yield now, before, state, actions, event
@@ -380,7 +384,7 @@ def _play(policy: Policy, timeline, with_events: bool = False):
 def test_restarts_per_window_within_budget(policy, timeline):
     restart_times: list[float] = []
     for now, _, _, actions in _play(policy, timeline):
-        restart_times.extend(now for _ in actions)
+        restart_times.extend(now for action in actions if isinstance(action, Restart))
     for i, start in enumerate(restart_times):
         in_window = [t for t in restart_times[i:] if t - start < policy.budget_window]
         assert len(in_window) <= policy.restart_budget
@@ -398,8 +402,9 @@ def test_backoff_never_above_cap(policy, timeline):
 def test_one_restart_in_flight(policy, timeline):
     """A restart starts only when none runs, or in the step that reports the last one finished."""
     for _, before, after, actions, event in _play(policy, timeline, with_events=True):
-        assert len(actions) <= 1
-        if actions:
+        restarts = [action for action in actions if isinstance(action, Restart)]
+        assert len(restarts) <= 1
+        if restarts:
             assert not before.restart_in_flight or isinstance(event, RestartFinished)
             assert after.restart_in_flight
 
@@ -418,8 +423,22 @@ def test_gave_up_schedules_retry(policy, timeline):
 def test_fallback_only_after_config_failures(policy, timeline):
     for _, before, _, actions in _play(policy, timeline):
         for action in actions:
-            if action.config == "fallback" and before.config == "user":
+            if isinstance(action, Restart) and action.config == "fallback" and before.config == "user":
                 assert policy.fallback_enabled
+
+
+@settings(max_examples=200, deadline=None)
+@given(POLICIES, TIMELINES)
+def test_blocked_never_restarts_by_itself(policy, timeline):
+    """From blocked, a restart needs a cleared recheck, an operator, or a new exit diagnosed as restartable."""
+    for _, before, after, actions, event in _play(policy, timeline, with_events=True):
+        if before.phase == Phase.BLOCKED and any(isinstance(a, Restart) for a in actions):
+            assert isinstance(event, (Rechecked, RestartRequested, ProcessExited, RestartFinished))
+            if isinstance(event, ProcessExited):
+                assert not event.blocking
+            if isinstance(event, RestartFinished):
+                # A request or a cleared block waited for the restart in flight to finish.
+                assert before.next_restart_cause in ("requested", "unblocked")
 
 
 def test_stall_timer_starts_after_restart():
@@ -446,3 +465,43 @@ def test_passed_through_cleared_next_step():
     run.at(2.0, ProcessExited("killed"))
     run.at(2.1, Tick())
     assert run.state.passed_through == ()
+
+
+def test_blocking_exit_does_not_restart():
+    run = Run()
+    run.at(1.0, ProbeOk())
+    actions = run.at(2.0, ProcessExited("disk_full", "no space left on device", blocking=True))
+    assert actions == []
+    assert run.state.phase == Phase.BLOCKED
+    assert run.state.next_check_at == 2.0 + POLICY.blocked_recheck
+
+
+def test_blocked_rechecks_periodically():
+    run = Run()
+    run.at(1.0, ProbeOk())
+    run.at(2.0, ProcessExited("lock_held", blocking=True))
+    assert run.at(2.0 + POLICY.blocked_recheck - 0.1, Tick()) == []
+    assert run.at(2.0 + POLICY.blocked_recheck, Tick()) == [Recheck()]
+    assert run.at(40.0, Tick()) == []
+    run.at(41.0, Rechecked(blocking=True, detail="still locked"))
+    assert run.state.phase == Phase.BLOCKED
+    assert run.state.next_check_at == 41.0 + POLICY.blocked_recheck
+
+
+def test_cleared_block_restarts():
+    run = Run()
+    run.at(1.0, ProbeOk())
+    run.at(2.0, ProcessExited("port_in_use", blocking=True))
+    run.at(32.0, Tick())
+    actions = run.at(33.0, Rechecked(blocking=False))
+    assert [a.cause for a in actions] == ["unblocked"]
+    assert run.state.phase == Phase.RECOVERING
+
+
+def test_blocked_clears_when_ready():
+    run = Run()
+    run.at(1.0, ProbeOk())
+    run.at(2.0, ProcessExited("port_in_use", blocking=True))
+    run.at(5.0, ProbeOk())
+    assert run.state.phase == Phase.HEALTHY
+    assert run.state.next_check_at is None

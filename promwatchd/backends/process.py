@@ -82,6 +82,16 @@ class ProcessBackend:
         return self._lines_seen
 
     @property
+    def pid(self) -> int | None:
+        """The pid of the running child, or None."""
+        return self._process.pid if self.running and self._process is not None else None
+
+    @property
+    def running(self) -> bool:
+        """True while the child process promwatchd started has not exited."""
+        return self._process is not None and self._process.returncode is None
+
+    @property
     def current_config(self) -> Path:
         return self._current_config
 

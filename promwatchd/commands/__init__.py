@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-CHECK_COMMANDS = ("config", "metrics", "targets")
+CHECK_COMMANDS = ("config", "metrics", "targets", "compose")
 
 
 def load_check_commands() -> dict[str, ModuleType]:
