@@ -25,9 +25,9 @@ class ExitCause:
 
 
 _LINE_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("config", ("Error loading config",)),
+    ("config", ("error loading config", "failed to apply configuration")),
     ("port_in_use", ("address already in use",)),
-    ("lock_held", ("lock DB directory", "resource temporarily unavailable")),
+    ("lock_held", ("lock db directory", "resource temporarily unavailable")),
     ("disk_full", ("no space left on device",)),
     ("permission", ("permission denied",)),
 )
@@ -55,7 +55,8 @@ def _match_lines(lines: Sequence[str]) -> ExitCause | None:
     for line in reversed(lines[-60:]):
         if "level=error" not in line and "level=ERROR" not in line and "panic" not in line:
             continue
+        lowered = line.lower()
         for cause, needles in _LINE_PATTERNS:
-            if any(needle in line for needle in needles):
+            if any(needle in lowered for needle in needles):
                 return ExitCause(cause, line.strip())
     return None

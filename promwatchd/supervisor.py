@@ -275,6 +275,10 @@ class Supervisor:
         elif after.phase in (Phase.DOWN, Phase.GAVE_UP) and before.phase == Phase.RECOVERING:
             self._settle_restart("failed")
 
+        if after.phase == Phase.DEGRADED and before.phase != Phase.DEGRADED:
+            # Up but unwell (a failed reload, stalled ingestion): explain it in /api/status.
+            self._start_task(self._diagnose(), "diagnosis")
+
         if after.fallback_active != before.fallback_active:
             self.metrics.fallback_active.set(1 if after.fallback_active else 0)
             user_config = str(self.settings.process.config_file)

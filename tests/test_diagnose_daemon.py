@@ -1,27 +1,33 @@
 """The daemon diagnoses each unexpected exit before it acts, with real Prometheus processes.
 
-A port held by another Prometheus, a TSDB lock held by another instance and a
-gap in the WAL are set up for real; the daemon must name the cause and stop
-restarting (state blocked) instead of looping, then recover once it clears.
+Each failure is set up for real: a port held by another Prometheus, a TSDB
+lock held by another instance, a gap in the WAL, a full disk. The daemon must
+name the cause and stop restarting (state blocked) instead of looping. Once
+the cause clears, it must recover.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import free_port
 from daemon_support import (
     READY_TIMEOUT_SECONDS,
     Daemon,
     daemon_settings,
+    http_request,
     http_status,
     prometheus_config,
+    run_cli,
     running_prometheus,
     wait_for,
 )
@@ -196,3 +202,53 @@ def test_wal_repair_reported_as_data_loss(tmp_path, prometheus_binary, promtool_
 def _wal_size(data: Path) -> int:
     wal = data / "wal"
     return sum(p.stat().st_size for p in wal.iterdir() if p.name.isdigit()) if wal.exists() else 0
+
+
+def test_failed_reload_diagnosed(tmp_path, prometheus_binary, promtool_binary, daemons):
+    """The file is replaced by an invalid one and Prometheus gets SIGHUP, so it keeps the old config."""
+    port = free_port()
+    daemon = start_daemon(tmp_path / "daemon", port, prometheus_binary, promtool_binary, {})
+    daemons.append(daemon)
+    daemon.wait_for_state("healthy", 30)
+
+    job = "  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n" % port
+    daemon.config_path.write_text("global:\n  scrape_interval: 1s\nscrape_configs:\n" + job + job, encoding="utf-8")
+    process = daemon.prometheus_process()
+    assert process is not None
+    os.kill(process.pid, signal.SIGHUP)
+
+    status = daemon.wait_for_state("degraded", 20)
+    finding = wait_for(
+        lambda: next((f for f in daemon.status()["diagnosis"] if f["cause"] == "reload_failed"), None),
+        15,
+        "a reload_failed finding in /api/status",
+    )
+    assert "reload failed" in status["reason"]
+    assert any("prometheus_config_last_reload_successful is 0" in line for line in finding["evidence"])
+    assert any("prometheus.yml:" in line for line in finding["evidence"]), "the file's problem with its line"
+    assert daemon.events("restart_started") == [], "a failed reload must not restart Prometheus onto the bad file"
+
+
+def test_cli_names_disabled_lifecycle(tmp_path, prometheus_binary):
+    """Prometheus runs without --web.enable-lifecycle; the file changed and POST /-/reload was refused."""
+    port = free_port()
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    with running_prometheus(prometheus_binary, directory, port):
+        config = directory / "prometheus.yml"
+        document = yaml.safe_load(config.read_text(encoding="utf-8"))
+        document["scrape_configs"].append({"job_name": "node", "static_configs": [{"targets": ["127.0.0.1:9100"]}]})
+        config.write_text(yaml.safe_dump(document), encoding="utf-8")
+        refused = http_request(f"http://127.0.0.1:{port}/-/reload", method="POST")
+        settings = tmp_path / "promwatchd.yaml"
+        settings.write_text(
+            f"state_dir: state\nprocess:\n  config_file: {config}\n  data_dir: {directory / 'data'}\n"
+            f"  listen_address: 127.0.0.1:{port}\nserver:\n  listen_address: 127.0.0.1:{free_port()}\n",
+            encoding="utf-8",
+        )
+        result = run_cli(["diagnose", "--config", str(settings), "--output", "json"])
+
+    assert refused[0] == 403
+    report = json.loads(result.stdout)
+    assert report["root_cause"] == "lifecycle_disabled"
+    assert result.returncode == 1

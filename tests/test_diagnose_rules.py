@@ -231,3 +231,28 @@ def test_stopped_process_is_unresponsive():
     assert finding.cause == "unresponsive"
     assert "SIGSTOP" in finding.summary
     assert finding.restart_helps
+
+
+def test_lifecycle_disabled_explains_stale_config():
+    evidence = Evidence(
+        "127.0.0.1:9090",
+        probes={"healthy": {"ok": True}, "ready": {"ok": True, "status": 200}, "query": {"ok": True}},
+        self_metrics={"prometheus_config_last_reload_successful": 1.0},
+        loaded_config_matches_file=False,
+        flags={"web.enable-lifecycle": "false"},
+        storage=storage(),
+    )
+    findings = diagnose(evidence)
+    assert [f.cause for f in findings] == ["lifecycle_disabled"]
+    assert "SIGHUP" in findings[0].fix
+
+
+def test_lifecycle_enabled_stale_config_is_reload():
+    evidence = Evidence(
+        "127.0.0.1:9090",
+        self_metrics={"prometheus_config_last_reload_successful": 1.0},
+        loaded_config_matches_file=False,
+        flags={"web.enable-lifecycle": "true"},
+        storage=storage(),
+    )
+    assert top(evidence) == "reload_failed"

@@ -32,6 +32,15 @@ def test_config_error_line():
     assert "Error loading config" in cause.evidence
 
 
+def test_rule_file_error_is_config():
+    """Prometheus 2.42 reports a rule_files problem in lower case, after "Failed to apply configuration"."""
+    line = (
+        'ts=2026-12-04T21:14:48.284Z caller=main.go:1127 level=error err="error loading config from '
+        '\\"prometheus.yml\\": one or more errors occurred while applying the new configuration"'
+    )
+    assert classify_exit(ExitInfo(code=1, output_tail=(line,))).cause == "config"
+
+
 def test_port_in_use_line():
     assert classify_exit(ExitInfo(code=1, output_tail=(PORT_IN_USE,))).cause == "port_in_use"
 

@@ -64,7 +64,7 @@ async def _gather(settings: Any):
 
 
 async def _daemon_facts(listen_address: str):
-    """Ask a running promwatchd for what it saw; empty facts when none answers."""
+    """Ask a running promwatchd for what it saw; empty facts when none responds."""
     import aiohttp
 
     from promwatchd.diagnose.gather import ProcessFacts

@@ -26,7 +26,7 @@ STATUS_CONFIG_MAX_BYTES = 8 * 1024 * 1024
 
 @dataclass(frozen=True)
 class ProcessFacts:
-    """What the backend or the daemon knows about the process: its pid, last exit and output."""
+    """Facts about the process from the backend or the daemon: its pid, last exit and output."""
 
     running: bool | None = None
     pid: int | None = None
@@ -73,7 +73,10 @@ async def gather(
     holder_task = asyncio.to_thread(_port_holder, target.listen_address)
     storage_task = asyncio.to_thread(inspect_storage, target.data_dir) if target.data_dir is not None else _none()
     matches_task = _loaded_config_matches(target) if thorough else _none()
-    problems, holder, storage, matches = await asyncio.gather(problems_task, holder_task, storage_task, matches_task)
+    flags_task = _flags(target) if thorough else _none()
+    problems, holder, storage, matches, flags = await asyncio.gather(
+        problems_task, holder_task, storage_task, matches_task, flags_task
+    )
 
     return Evidence(
         listen_address=target.listen_address,
@@ -90,6 +93,7 @@ async def gather(
         config_file=target.config_file,
         config_problems=problems,
         loaded_config_matches_file=matches,
+        flags=flags or {},
         port_holder=holder,
         storage=storage,
         startup_progressing=facts.startup_progressing,
@@ -175,6 +179,23 @@ async def _loaded_config_matches(target: Target) -> bool | None:
     if loaded_jobs is None:
         return None
     return loaded_jobs == file_jobs
+
+
+async def _flags(target: Target) -> dict[str, str] | None:
+    """Return Prometheus's flags from /api/v1/status/flags, or None when the request fails."""
+    timeout = aiohttp.ClientTimeout(total=target.timeout_seconds)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async with session.get(f"{target.url}/api/v1/status/flags") as response:
+                if response.status != 200:
+                    return None
+                body = await response.content.read(STATUS_CONFIG_MAX_BYTES)
+        flags = json.loads(body)["data"]
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(flags, dict):
+        return None
+    return {str(key): str(value) for key, value in flags.items()}
 
 
 def _job_names_in_file(path: Path) -> set[str] | None:

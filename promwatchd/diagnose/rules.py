@@ -28,6 +28,7 @@ CAUSES = (
     "query_engine_hung",
     "unresponsive",
     "reload_failed",
+    "lifecycle_disabled",
     "targets_failing",
 )
 """The bounded set of causes, also used as a metric label."""
@@ -73,6 +74,8 @@ class Evidence:
     config_file: Path | None = None
     config_problems: Sequence[ConfigProblem] = ()
     loaded_config_matches_file: bool | None = None
+    flags: Mapping[str, str] = field(default_factory=dict)
+    """Prometheus's command-line flags from /api/v1/status/flags, when the request succeeds."""
     port_holder: PortHolder | None = None
     storage: StorageEvidence | None = None
     startup_progressing: bool | None = None
@@ -118,15 +121,16 @@ def is_blocking(finding: Finding | None) -> bool:
 
 
 def _log_lines(evidence: Evidence, *needles: str, limit: int = 3) -> tuple[str, ...]:
-    """Return the newest output lines containing any needle, oldest first."""
-    hits = [line.strip() for line in evidence.output_tail if any(needle in line for needle in needles)]
+    """Return the newest output lines containing any needle (ignoring case), oldest first."""
+    lowered = [needle.lower() for needle in needles]
+    hits = [line.strip() for line in evidence.output_tail if any(needle in line.lower() for needle in lowered)]
     return tuple(hits[-limit:])
 
 
 def config_invalid(evidence: Evidence) -> Finding | None:
     if evidence.probes.get("ready", {}).get("ok"):
         return None  # Prometheus runs, so an older config loaded: reload_failed reports the file
-    log_lines = _log_lines(evidence, "Error loading config")
+    log_lines = _log_lines(evidence, "error loading config", "failed to apply configuration")
     if not evidence.config_problems and not log_lines:
         return None
 
@@ -356,11 +360,33 @@ def unresponsive(evidence: Evidence) -> Finding | None:
     )
 
 
+def lifecycle_disabled(evidence: Evidence) -> Finding | None:
+    if evidence.flags.get("web.enable-lifecycle") != "false" or evidence.loaded_config_matches_file is not False:
+        return None
+    if evidence.self_metrics.get("prometheus_config_last_reload_successful") == 0:
+        return None  # a reload ran and failed, and reload_failed reports why
+    return Finding(
+        cause="lifecycle_disabled",
+        summary="the config file changed but Prometheus still runs the old one: it was started without --web.enable-lifecycle, so POST /-/reload is refused (HTTP 403)",
+        evidence=(
+            "/api/v1/status/flags: web.enable-lifecycle is false",
+            "the job names Prometheus runs differ from those in the file",
+            "prometheus_config_last_reload_successful is 1: no reload was attempted since the change",
+        ),
+        fix="reload with SIGHUP (kill -HUP <pid>, or docker kill -s HUP <container>); add --web.enable-lifecycle only where the port is not reachable by untrusted clients",
+        confidence=0.85,
+        severity="warning",
+        restart_helps=False,
+    )
+
+
 def reload_failed(evidence: Evidence) -> Finding | None:
     failed_metric = evidence.self_metrics.get("prometheus_config_last_reload_successful") == 0
     differs = evidence.loaded_config_matches_file is False
     if not failed_metric and not differs:
         return None
+    if not failed_metric and evidence.flags.get("web.enable-lifecycle") == "false":
+        return None  # no reload happened at all: lifecycle_disabled explains it
     lines = []
     if failed_metric:
         lines.append("prometheus_config_last_reload_successful is 0")
@@ -368,11 +394,17 @@ def reload_failed(evidence: Evidence) -> Finding | None:
         lines.append("the config Prometheus runs (/api/v1/status/config) differs from the file on disk")
     lines.extend(_log_lines(evidence, "Error reloading config"))
     lines.extend(f"{p.file}:{p.line}:{p.column}: {p.rule}: {p.message}" for p in evidence.config_problems[:5])
+    if failed_metric:
+        summary = "the last config reload failed: Prometheus runs an older config and would fail at its next restart"
+        fix = "fix the file (promwatchd check config), then reload; do not restart Prometheus until the file validates"
+    else:
+        summary = "the config file changed since Prometheus loaded it, and it has not been reloaded"
+        fix = "validate the file (promwatchd check config), then reload: POST /-/reload or SIGHUP"
     return Finding(
         cause="reload_failed",
-        summary="the last config reload failed: Prometheus runs an older config and would fail at its next restart",
+        summary=summary,
         evidence=tuple(lines),
-        fix="fix the file (promwatchd check config), then reload; do not restart Prometheus until the file validates",
+        fix=fix,
         confidence=0.9 if failed_metric else 0.6,
         severity="warning",
     )
@@ -408,5 +440,6 @@ RULES: tuple[Rule, ...] = (
     query_engine_hung,
     unresponsive,
     reload_failed,
+    lifecycle_disabled,
     targets_failing,
 )
