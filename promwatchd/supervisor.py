@@ -485,6 +485,7 @@ class Supervisor:
             data_dir=self.settings.process.data_dir if owned else None,
             timeout_seconds=self.settings.probes.timeout,
             max_response_bytes=self.settings.probes.max_response_bytes,
+            targets_by_reason=self._targets_by_reason(),
         )
         status = await self.backend.status()
         last = exit_info or status.last_exit
@@ -498,6 +499,17 @@ class Supervisor:
             output_tail=(tuple(last.output_tail) if last else tuple(self.backend.output_tail(60))) if with_output else (),
         )
         return await gather(target, facts, probe_round=self.last_round, thorough=thorough)
+
+    def _targets_by_reason(self) -> dict[str, int]:
+        """Sum the last target check's per-job counts by reason; empty before the first check."""
+        report = self.target_checks.last_report
+        totals: dict[str, int] = {}
+        if report is None:
+            return totals
+        for counts in report.counts_by_job().values():
+            for reason, count in counts.items():
+                totals[reason] = totals.get(reason, 0) + count
+        return totals
 
     async def _run_recheck(self) -> None:
         # Only live facts: the log of the failed run would still show the old cause.

@@ -157,3 +157,25 @@ async def test_get_restart_not_allowed(parts):
         assert (await client.get("/api/restart")).status == 405
     finally:
         await client.close()
+
+
+async def test_diagnosis_counts_failing_targets(parts):
+    """The last target check's failures reach the daemon's diagnosis as targets_failing."""
+    from promwatchd.targets.report import TargetReport
+    from promwatchd.targets.scrape import CheckResult
+
+    supervisor, metrics, _ = parts
+    supervisor.target_checks.last_report = TargetReport(
+        source="config",
+        started_at=0.0,
+        results=[
+            CheckResult("node", "a:9100", "http://a:9100/metrics", "ok"),
+            CheckResult("node", "b:9100", "http://b:9100/metrics", "timeout"),
+            CheckResult("app", "c:8080", "http://c:8080/metrics", "http_status", status=404),
+        ],
+    )
+    await supervisor._diagnose()
+    causes = [finding.cause for finding in supervisor.diagnosis]
+    assert "targets_failing" in causes
+    finding = supervisor.diagnosis[causes.index("targets_failing")]
+    assert finding.summary == "2 of 3 scrape targets fail"
