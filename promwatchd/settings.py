@@ -24,6 +24,7 @@ from pydantic import (
 
 from promwatchd.durations import parse_duration
 from promwatchd.policy import Policy
+from promwatchd.yamlfile import YamlFileError, read_yaml_mapping
 
 ENV_PREFIX = "PROMWATCHD_"
 DEFAULT_SETTINGS_FILE = Path("/etc/promwatchd/promwatchd.yaml")
@@ -235,28 +236,13 @@ def load_settings(
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SettingsError(f"settings file {str(path)!r} not found; pass --config with the path to your promwatchd.yaml (config.example.yaml shows every field)") from None
-    except OSError as error:
-        raise SettingsError(f"cannot read settings file {str(path)!r}: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise SettingsError(f"settings file {str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
-
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        position = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        raise SettingsError(f"{path}{position}: invalid YAML: {error.problem}") from None
-    except yaml.YAMLError as error:
-        raise SettingsError(f"{path}: invalid YAML: {error}") from None
-
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise SettingsError(f"{path}: expected a mapping of settings at the top level, got {type(data).__name__}")
-    return data
+        return read_yaml_mapping(
+            path,
+            "settings file",
+            "pass --config with the path to your promwatchd.yaml (config.example.yaml shows every field)",
+        )
+    except YamlFileError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from promwatchd.durations import parse_duration
 from promwatchd.targets.relabel import RelabelConfigError, RelabelRule
+from promwatchd.yamlfile import YamlFileError, read_yaml_mapping
 
 DEFAULT_SCRAPE_INTERVAL = 60.0
 DEFAULT_SCRAPE_TIMEOUT = 10.0
@@ -92,29 +92,9 @@ class ScrapeJob:
 def load_jobs(path: Path) -> list[ScrapeJob]:
     """Read ``path`` and return its scrape jobs; raise ConfigError with one line on any problem."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"Prometheus config {str(path)!r} not found; pass the path of your prometheus.yml") from None
-    except IsADirectoryError:
-        raise ConfigError(f"Prometheus config {str(path)!r} is a directory; pass the path of your prometheus.yml") from None
-    except OSError as error:
-        raise ConfigError(f"cannot read Prometheus config {str(path)!r}: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"Prometheus config {str(path)!r} is not UTF-8 text (byte {error.start})") from None
-
-    try:
-        document = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        position = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{position}: invalid YAML: {error.problem}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: invalid YAML: {error}") from None
-
-    if document is None:
-        document = {}
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(document).__name__}")
+        document = read_yaml_mapping(path, "Prometheus config", "pass the path of your prometheus.yml")
+    except YamlFileError as error:
+        raise ConfigError(str(error)) from None
 
     base = path.resolve().parent
     global_section = _mapping(document.get("global"), f"{path}: global")
