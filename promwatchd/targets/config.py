@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from promwatchd.durations import parse_duration
 from promwatchd.targets.relabel import RelabelConfigError, RelabelRule
 from promwatchd.yamlfile import YamlFileError, read_yaml_mapping
