@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -252,3 +253,41 @@ def test_cli_names_disabled_lifecycle(tmp_path, prometheus_binary):
     report = json.loads(result.stdout)
     assert report["root_cause"] == "lifecycle_disabled"
     assert result.returncode == 1
+
+
+def test_unwritable_data_dir_blocks_restarts(prometheus_binary, promtool_binary, daemons):
+    """Prometheus runs as nobody (through setpriv) on a data directory only root may write."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv(1) to run Prometheus as another user")
+
+    # tmp_path is private to root, so nobody could not even read the config there.
+    directory = Path(tempfile.mkdtemp(prefix="promwatchd-perm-"))
+    try:
+        directory.chmod(0o755)
+        data = directory / "data"
+        data.mkdir(mode=0o755)
+        wrapper = directory / "prometheus-as-nobody"
+        wrapper.write_text(
+            f'#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups -- {prometheus_binary} "$@"\n',
+            encoding="utf-8",
+        )
+        wrapper.chmod(0o755)
+
+        port = free_port()
+        changes = {**BLOCKED_SETTINGS, "process": {"binary": str(wrapper), "data_dir": str(data)}}
+        daemon = start_daemon(directory / "daemon", port, prometheus_binary, promtool_binary, changes)
+        (directory / "daemon").chmod(0o755)
+        daemon.config_path.chmod(0o644)
+        daemons.append(daemon)
+        status = daemon.wait_for_state("blocked", 30)
+
+        top = status["diagnosis"][0]
+        assert top["cause"] == "data_dir_permission"
+        assert any("permission denied" in line for line in top["evidence"])
+        assert daemon.events("restart_started") == []
+    finally:
+        for daemon in list(daemons):
+            daemon.stop()
+            daemon.stop_leftover_prometheus()
+            daemons.remove(daemon)
+        shutil.rmtree(directory, ignore_errors=True)
