@@ -32,6 +32,14 @@ def make_backend(settings: Settings) -> Backend:
         from promwatchd.backends.docker import DockerBackend
 
         return DockerBackend(settings.docker.container, settings.docker.engine_url)
+    if settings.backend == "compose":
+        from promwatchd.backends.compose_backend import ComposeBackend
+
+        compose = settings.compose
+        try:
+            return ComposeBackend(compose.file, compose.project, compose.service, settings.docker.engine_url, compose.ready_timeout)
+        except BackendError as error:
+            raise StartupError(f"{_where(settings)}: {error}") from None
 
     process = settings.process
     assert process.data_dir is not None

@@ -69,6 +69,14 @@ class DockerSettings(_Section):
     """Docker engine address, such as unix:///var/run/docker.sock; default: DOCKER_HOST or the standard socket."""
 
 
+class ComposeSettings(_Section):
+    file: Path = Path("docker-compose.yml")
+    project: str | None = None
+    """Compose project name; default: the name of the compose file's directory, as Compose does."""
+    service: str = "prometheus"
+    ready_timeout: PositiveSeconds = 120.0
+
+
 class ProbeSettings(_Section):
     interval: PositiveSeconds = 5.0
     startup_interval: PositiveSeconds = 0.5
@@ -144,10 +152,11 @@ class TargetSettings(_Section):
 
 class Settings(_Section):
     state_dir: Path = Path("/var/lib/promwatchd")
-    backend: Literal["process", "docker"] = "process"
+    backend: Literal["process", "docker", "compose"] = "process"
     prometheus: PrometheusSettings = PrometheusSettings()
     process: ProcessSettings = ProcessSettings()
     docker: DockerSettings = DockerSettings()
+    compose: ComposeSettings = ComposeSettings()
     probes: ProbeSettings = ProbeSettings()
     recovery: RecoverySettings = RecoverySettings()
     fallback: FallbackSettings = FallbackSettings()
@@ -298,6 +307,7 @@ def _resolve_paths(settings: Settings, base: Path, source: Path | None) -> Setti
     server = settings.server
     if server.token_file is not None:
         server = server.model_copy(update={"token_file": resolve(server.token_file)})
+    compose = settings.compose.model_copy(update={"file": resolve(settings.compose.file)})
     return settings.model_copy(
-        update={"state_dir": state_dir, "process": process, "server": server, "source": source}
+        update={"state_dir": state_dir, "process": process, "server": server, "compose": compose, "source": source}
     )

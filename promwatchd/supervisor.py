@@ -126,7 +126,7 @@ class Supervisor:
         """Take new settings at run time; return the changed fields that need a daemon restart."""
         needs_restart = [
             name
-            for name in ("backend", "process", "docker", "server", "state_dir", "prometheus")
+            for name in ("backend", "process", "docker", "compose", "server", "state_dir", "prometheus")
             if getattr(settings, name) != getattr(self.settings, name)
         ]
         self.settings = settings.model_copy(
@@ -154,6 +154,8 @@ class Supervisor:
 
         if self.backend.name == "process":
             await self._initial_start()
+        elif hasattr(self.backend, "open"):
+            await self._open_backend()
 
         tasks = [
             asyncio.create_task(self._guard("reconcile", self._reconcile_loop), name="reconcile"),
@@ -184,6 +186,14 @@ class Supervisor:
             log.error("prometheus_start_failed", error=str(error))
             self.metrics.errors.labels("backend").inc()
             self._queue.put_nowait(RestartFinished(ok=False, error=str(error)))
+
+    async def _open_backend(self) -> None:
+        """Start following the container's events; an engine that is down now is retried by each restart."""
+        try:
+            await self.backend.open()
+        except BackendError as error:
+            log.error("backend_open_failed", backend=self.backend.name, error=str(error))
+            self.metrics.errors.labels("backend").inc()
 
     async def _guard(self, component: str, body: Callable[[], Any]) -> None:
         """Run a loop forever: log and count any error, then start it again after a pause."""

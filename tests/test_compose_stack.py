@@ -315,3 +315,48 @@ async def test_engine_restart_survived(private_dockerd, tmp_path: Path) -> None:
             assert container.status == "running", f"{container.name} is {container.status}"
     finally:
         client.close()
+
+
+async def test_supervisor_compose_backend_restarts_in_order(stack: Stack, docker_engine: str, tmp_path: Path) -> None:
+    """The daemon's supervisor with backend compose: a killed Prometheus comes back, then its dependents."""
+    from promwatchd.backends.compose_backend import ComposeBackend
+    from promwatchd.machine import Phase
+    from promwatchd.metrics import Metrics
+    from promwatchd.settings import load_settings
+    from promwatchd.supervisor import Supervisor
+
+    compose_file = tmp_path / "docker-compose.yml"
+    compose_file.write_text(STACK_FILE)
+    settings_file = tmp_path / "promwatchd.yaml"
+    settings_file.write_text(
+        "state_dir: state\n"
+        "backend: compose\n"
+        f"prometheus: {{url: 'http://127.0.0.1:{stack.port}'}}\n"
+        f"docker: {{engine_url: '{docker_engine}'}}\n"
+        f"compose: {{file: docker-compose.yml, project: {stack.project}, ready_timeout: 60s}}\n"
+        "probes: {interval: 1s, timeout: 1s, startup_interval: 200ms}\n"
+        "recovery: {stop_grace_period: 5s}\n"
+    )
+    settings = load_settings(settings_file, environ={})
+    backend = ComposeBackend(settings.compose.file, settings.compose.project, "prometheus", docker_engine, 60)
+    supervisor = Supervisor(settings, backend, Metrics())
+    stop = asyncio.Event()
+    task = asyncio.create_task(supervisor.run(stop))
+    sidecar_before = started_at(stack.containers["sidecar"])
+
+    try:
+        await wait_for_async(lambda: supervisor.state.phase == Phase.HEALTHY, 30, "healthy before the kill")
+        await asyncio.to_thread(stack.containers["prometheus"].kill)
+        await wait_for_async(lambda: supervisor.state.phase != Phase.HEALTHY, 5, "the kill noticed")
+        await wait_for_async(lambda: supervisor.state.phase == Phase.HEALTHY, 90, "healthy after the ordered restart")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+
+    report = backend.stack.recoveries[-1]
+    assert report.succeeded, report.error
+    assert [step.service for step in report.steps] == ["exporter", "prometheus", "sidecar"]
+    assert started_at(stack.containers["sidecar"]) != sidecar_before
+    assert supervisor.last_exit is not None
+    assert supervisor.last_exit["cause"] == "killed"
+    assert prometheus_ready(stack.port)

@@ -84,7 +84,7 @@ def test_default_url_from_listen_address(tmp_path):
         ("probes:\n  interval: abc\n", "probes.interval: invalid duration 'abc'"),
         ("probes:\n  intervall: 5s\n", "probes.intervall: unknown field"),
         ("recovery:\n  restart_budget: 0\n", "recovery.restart_budget: Input should be greater than or equal to 1"),
-        ("backend: kubernetes\n", "backend: Input should be 'process' or 'docker'"),
+        ("backend: kubernetes\n", "backend: Input should be 'process', 'docker' or 'compose'"),
         ("recovery:\n  backoff_initial: 10s\n  backoff_max: 5s\n", "backoff_max (5s) is below backoff_initial (10s)"),
         ("log:\n  level: loud\n", "log.level"),
     ],

@@ -188,6 +188,15 @@ class ComposeStack:
             self._pumps.append(asyncio.create_task(self._pump(service, backend), name=f"compose-events-{service}"))
         log.info("compose_stack_opened", project=self.project, services=list(self.graph.services))
 
+    def service_backend(self, service: str) -> DockerBackend:
+        """Return the DockerBackend of one service's container; ``open()`` must have run."""
+        return self._backends[service]
+
+    @property
+    def events(self) -> asyncio.Queue[tuple[str, BackendEvent]]:
+        """(service, event) for every container of the stack. ``run()`` consumes it; without ``run()``, the caller does."""
+        return self._events
+
     async def _pump(self, service: str, backend: DockerBackend) -> None:
         while True:
             event = await backend.events.get()
