@@ -37,7 +37,14 @@ def make_backend(settings: Settings) -> Backend:
 
         compose = settings.compose
         try:
-            return ComposeBackend(compose.file, compose.project, compose.service, settings.docker.engine_url, compose.ready_timeout)
+            return ComposeBackend(
+                compose.file,
+                compose.project,
+                compose.service,
+                settings.docker.engine_url,
+                compose.ready_timeout,
+                tuple(compose.exclude_services),
+            )
         except BackendError as error:
             raise StartupError(f"{_where(settings)}: {error}") from None
 

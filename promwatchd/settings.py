@@ -75,6 +75,8 @@ class ComposeSettings(_Section):
     """Compose project name; default: the name of the compose file's directory, as Compose does."""
     service: str = "prometheus"
     ready_timeout: PositiveSeconds = 120.0
+    exclude_services: list[str] = ["promwatchd"]
+    """Services never restarted, such as promwatchd's own sidecar."""
 
 
 class ProbeSettings(_Section):

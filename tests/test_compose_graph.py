@@ -120,3 +120,19 @@ def test_repository_stack_graph() -> None:
 
     assert graph.start_order() == ["node-exporter", "alertmanager", "prometheus", "promwatchd"]
     assert graph.restart_plan("prometheus").dependents == ("promwatchd",)
+
+
+def test_without_drops_service_and_edges():
+    from promwatchd.compose.graph import build_graph
+
+    graph = build_graph(
+        {
+            "prometheus": {"depends_on": ["exporter"]},
+            "exporter": {},
+            "promwatchd": {"depends_on": {"prometheus": {"condition": "service_started"}}},
+        }
+    )
+    trimmed = graph.without(frozenset({"promwatchd"}))
+    assert trimmed.services == ("prometheus", "exporter")
+    assert trimmed.restart_plan("prometheus").dependents == ()
+    assert trimmed.restart_plan("prometheus").dependencies == ("exporter",)

@@ -35,10 +35,12 @@ class ComposeBackend:
         service: str,
         base_url: str | None = None,
         ready_timeout_seconds: float = 120.0,
+        exclude_services: tuple[str, ...] = (),
     ) -> None:
+        """``exclude_services`` are left alone, such as promwatchd's own sidecar, which must not restart itself."""
         try:
             compose = load_compose_file(compose_file)
-            graph = build_graph(compose.services)
+            graph = build_graph(compose.services).without(frozenset(exclude_services) - {service})
         except (ComposeFileError, GraphError) as error:
             raise BackendError(f"cannot use compose file {str(compose_file)!r} (setting compose.file): {error}") from None
         if service not in graph.services:

@@ -62,6 +62,12 @@ class DependencyGraph:
         self.dependencies = dependencies
         self._order = _topological_order(services, dependencies)
 
+    def without(self, excluded: set[str] | frozenset[str]) -> DependencyGraph:
+        """Return the graph without ``excluded`` services and the edges that touch them."""
+        services = tuple(service for service in self.services if service not in excluded)
+        edges = tuple(edge for edge in self.dependencies if edge.service not in excluded and edge.dependency not in excluded)
+        return DependencyGraph(services, edges)
+
     def dependencies_of(self, service: str) -> list[Dependency]:
         """Return the direct dependencies of ``service``, in file order."""
         self._require(service)
