@@ -1,14 +1,17 @@
 """Benchmark: validate a generated prometheus.yml with 5,000 scrape jobs, ours against ``promtool check config``.
 
 Run: ``python bench/config_validation.py [--jobs 5000] [--runs 5]``. Each tool validates the
-same file with --syntax-only, ``--runs`` times. The script prints the median wall time of
-each, the machine (nproc, CPU model, Python version) and the promtool version.
+same file with --syntax-only, ``--runs`` times. The two commands take turns within each
+round, so that load from other work on the machine falls on both alike. The script prints
+the median wall time of each, the machine (nproc, CPU model, Python version) and the
+promtool version.
 
 Three figures are measured:
 
 - ``promwatchd in-process``: ``validate_file`` called in this Python process (no start-up cost);
 - ``promwatchd command``: ``python -m promwatchd.cli check config --no-promtool --syntax-only``
-  as a new process, so it pays Python start-up and imports like promtool pays its own start-up;
+  as a new process, so it pays Python start-up and imports like promtool pays its own start-up.
+  ``--no-promtool`` keeps promtool's second opinion out of our time;
 - ``promtool``: ``promtool check config --syntax-only`` as a new process.
 """
 
@@ -72,6 +75,15 @@ def time_call(function, runs: int) -> list[float]:
     return durations
 
 
+def time_in_turns(functions: list, runs: int) -> list[list[float]]:
+    """Time each function ``runs`` times, one call of each per round, and return the durations per function."""
+    durations: list[list[float]] = [[] for _ in functions]
+    for _ in range(runs):
+        for function, times in zip(functions, durations):
+            times.extend(time_call(function, 1))
+    return durations
+
+
 def run_checked(command: list[str]) -> None:
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -107,17 +119,18 @@ def main() -> int:
 
         command = [sys.executable, "-m", "promwatchd.cli", "check", "config", "--no-promtool", "--syntax-only", str(path)]
         run_checked(command)
-        as_command = time_call(lambda: run_checked(command), args.runs)
 
         promtool = shutil.which(args.promtool)
         promtool_times: list[float] = []
         promtool_version = "not installed"
-        if promtool is not None:
+        if promtool is None:
+            as_command = time_call(lambda: run_checked(command), args.runs)
+        else:
             version = subprocess.run([promtool, "--version"], capture_output=True, text=True, check=False)
             promtool_version = (version.stdout or version.stderr).splitlines()[0]
             promtool_command = [promtool, "check", "config", "--syntax-only", str(path)]
             run_checked(promtool_command)
-            promtool_times = time_call(lambda: run_checked(promtool_command), args.runs)
+            as_command, promtool_times = time_in_turns([lambda: run_checked(command), lambda: run_checked(promtool_command)], args.runs)
 
     print(f"file: {args.jobs} scrape jobs, {size_kib:.0f} KiB; {args.runs} runs each, median wall time")
     print(f"machine: nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}, {platform.system()} {platform.release()}")
@@ -127,6 +140,8 @@ def main() -> int:
         print(f"promtool:              {statistics.median(promtool_times):.3f} s (runs: {', '.join(f'{t:.3f}' for t in promtool_times)}); {promtool_version}")
         ratio = statistics.median(as_command) / statistics.median(promtool_times)
         print(f"promwatchd command / promtool: {ratio:.2f}")
+        in_process_ratio = statistics.median(in_process) / statistics.median(promtool_times)
+        print(f"promwatchd in-process / promtool (promtool's time includes its start-up): {in_process_ratio:.2f}")
     else:
         print("promtool: not installed; no comparison")
     return 0

@@ -39,11 +39,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Validate each file, print the results and return the exit code."""
-    # Imported here so that other check commands do not pay for the validator's import.
+    # Imported here so that other check commands do not pay for the validator's import,
+    # and the promtool helpers (with subprocess) only when promtool runs.
     from promwatchd.promconfig import validate_file
-    from promwatchd.promconfig.promtool import find_promtool, run_promtool
 
-    promtool = None if args.no_promtool else find_promtool(args.promtool)
+    promtool = None
+    if not args.no_promtool:
+        from promwatchd.promconfig.promtool import find_promtool, run_promtool
+
+        promtool = find_promtool(args.promtool)
     results: list[tuple[FileReport, PromtoolVerdict | None]] = []
     for path in args.files:
         report = validate_file(path, agent=args.agent, syntax_only=args.syntax_only)

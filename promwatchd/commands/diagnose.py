@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -29,6 +28,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, as every check command's module is imported to build the parser.
+    import asyncio
+
     from promwatchd.diagnose.report import exit_code, render_json, render_text
     from promwatchd.diagnose.rules import diagnose
     from promwatchd.settings import SettingsError, load_settings
@@ -65,6 +67,8 @@ async def _gather(settings: Any):
 
 async def _daemon_facts(listen_address: str):
     """Ask a running promwatchd for what it saw; empty facts when none responds."""
+    import asyncio
+
     import aiohttp
 
     from promwatchd.diagnose.gather import ProcessFacts

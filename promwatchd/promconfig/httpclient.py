@@ -155,8 +155,17 @@ HTTP_CLIENT_DEFAULTS = {"follow_redirects": True, "enable_http2": True}
 _GRANT_TYPE_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
+# The fields that validate_http_client and validate_proxy read from the struct itself.
+_CHECKED_HTTP_CLIENT_FIELDS = frozenset(
+    {"basic_auth", "authorization", "oauth2", "bearer_token", "bearer_token_file", "proxy_url", "proxy_from_environment", "proxy_connect_header", "no_proxy"}
+)
+
+
 def validate_http_client(obj: Obj, d: Decoder) -> None:
     """Check ``HTTPClientConfig.Validate``: one authentication method, complete oauth2, consistent proxy settings."""
+    if _CHECKED_HTTP_CLIENT_FIELDS.isdisjoint(obj.values) and _CHECKED_HTTP_CLIENT_FIELDS.isdisjoint(obj.schema.defaults):
+        # Every check below would read zero values and pass. Most scrape jobs take this path.
+        return
     basic = obj.get("basic_auth")
     authz = obj.get("authorization")
     oauth2 = obj.get("oauth2")

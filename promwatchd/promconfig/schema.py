@@ -32,7 +32,10 @@ MAX_DECODED_NODES = 5_000_000
 
 
 class Invalid:
-    """Marker for a value that failed to decode; a finding was already reported."""
+    """Marker for a value that failed to decode; a finding was already reported.
+
+    ``INVALID`` is the only instance, and the decoders test for it by identity.
+    """
 
     def __repr__(self) -> str:
         return "INVALID"
@@ -103,8 +106,9 @@ class Decoder:
     def warn(self, rule: str, node: yaml.Node | None, path: str, message: str, fix: str = "") -> None:
         self.report(WARNING, rule, node, path, message, fix)
 
-    def spend(self) -> None:
-        self.budget -= 1
+    def spend(self, nodes: int = 1) -> None:
+        """Count ``nodes`` decoded nodes against the budget. Raises DecodeLimitExceeded when it runs out."""
+        self.budget -= nodes
         if self.budget < 0:
             raise DecodeLimitExceeded
 
@@ -173,9 +177,12 @@ class Scalar(Type):
         return text
 
     def decode(self, node: yaml.Node, d: Decoder, path: str) -> Any:
-        text = self.text(node, d, path)
-        if isinstance(text, Invalid):
-            return text
+        if node.__class__ is yaml.ScalarNode and node.tag != BINARY_TAG:
+            text = node.value
+        else:
+            text = self.text(node, d, path)
+            if text is INVALID:
+                return text
         if self.check is not None:
             problem = self.check(text)
             if problem is not None:
@@ -256,20 +263,21 @@ class ListOf(Type):
     def decode(self, node: yaml.Node, d: Decoder, path: str) -> Any:
         if not isinstance(node, yaml.SequenceNode):
             return self.type_error(node, d, path, self._fix(node))
+        d.spend(len(node.value))
+        item_decode = self.item.decode
         values = []
         for index, item_node in enumerate(node.value):
-            d.spend()
             item_path = f"{path}[{index}]"
-            if is_null(item_node):
+            if item_node.tag == NULL_TAG and item_node.__class__ is yaml.ScalarNode:
                 if self.null_item is not None:
                     d.error(self.null_rule, item_node, item_path, self.null_item, "remove the empty list item or fill it in")
                     values.append(INVALID)
                 else:
                     values.append(self.item.zero)
                 continue
-            values.append(self.item.decode(item_node, d, item_path))
+            values.append(item_decode(item_node, d, item_path))
         # A list with an undecodable item is itself invalid, so the enclosing struct skips its checks.
-        return INVALID if any(isinstance(v, Invalid) for v in values) else values
+        return INVALID if INVALID in values else values
 
     def _fix(self, node: yaml.Node) -> str:
         if isinstance(node, yaml.ScalarNode) and isinstance(self.item, Scalar):
@@ -311,8 +319,8 @@ class MapOf(Type):
             return self.type_error(node, d, path)
         result: dict[str, Any] = {}
         ok = True
+        d.spend(len(node.value))
         for key_node, value_node in node.value:
-            d.spend()
             if not isinstance(key_node, yaml.ScalarNode):
                 d.error("wrong-type", key_node, path, f"keys of {path} must be strings, got {describe_node(key_node)}", "use a plain string key")
                 ok = False
@@ -352,16 +360,17 @@ class Struct(Type):
         self.validators = validators or []
         self.defaults = defaults or {}
         self.label = f"a mapping ({name})"
+        # What Obj.get returns for an absent field: its default, else Go's zero value.
+        self.absent_values = {**{field: field_type.zero for field, field_type in fields.items()}, **self.defaults}
 
     def decode(self, node: yaml.Node, d: Decoder, path: str) -> Any:
         if not isinstance(node, yaml.MappingNode):
             return self.type_error(node, d, path, self._fix(node))
         obj = Obj(self, node, path)
+        d.spend(len(node.value))
         d.struct_stack.append((self, path))
         try:
-            for key_node, value_node in node.value:
-                d.spend()
-                self._decode_field(obj, key_node, value_node, d)
+            self._decode_fields(obj, node.value, d)
         finally:
             d.struct_stack.pop()
         if obj.ok:
@@ -374,29 +383,34 @@ class Struct(Type):
             return f"write a single mapping of {self.name} fields here, not a list"
         return f"write a mapping of {self.name} fields here"
 
-    def _decode_field(self, obj: Obj, key_node: yaml.Node, value_node: yaml.Node, d: Decoder) -> None:
-        if not isinstance(key_node, yaml.ScalarNode):
-            d.error("wrong-type", key_node, obj.path, f"keys of {obj.path or 'the document'} must be field names, got {describe_node(key_node)}", "use a field name as the key")
-            return
-        key = key_node.value
-        field_type = self.fields.get(key)
-        if field_type is None:
-            self._unknown_field(key, key_node, obj.path, d)
-            return
-        obj.key_nodes[key] = key_node
-        obj.nodes[key] = value_node
-        if is_null(value_node):
-            # yaml.v2 sets a field to its zero value on null, replacing any default; a nil pointer,
-            # slice or map counts as absent.
-            if isinstance(field_type, (Struct, ListOf, MapOf)):
-                obj.values.pop(key, None)
-            else:
-                obj.values[key] = field_type.zero
-            return
-        value = field_type.decode(value_node, d, join_path(obj.path, key))
-        obj.values[key] = value
-        if isinstance(value, Invalid):
-            obj.ok = False
+    def _decode_fields(self, obj: Obj, pairs: list[tuple[yaml.Node, yaml.Node]], d: Decoder) -> None:
+        # One loop with local names, because this runs for every field of every struct in the file.
+        fields = self.fields
+        values = obj.values
+        path = obj.path
+        for key_node, value_node in pairs:
+            if key_node.__class__ is not yaml.ScalarNode:
+                d.error("wrong-type", key_node, path, f"keys of {path or 'the document'} must be field names, got {describe_node(key_node)}", "use a field name as the key")
+                continue
+            key = key_node.value
+            field_type = fields.get(key)
+            if field_type is None:
+                self._unknown_field(key, key_node, path, d)
+                continue
+            obj.key_nodes[key] = key_node
+            obj.nodes[key] = value_node
+            if value_node.tag == NULL_TAG and value_node.__class__ is yaml.ScalarNode:
+                # yaml.v2 sets a field to its zero value on null, replacing any default; a nil pointer,
+                # slice or map counts as absent.
+                if isinstance(field_type, (Struct, ListOf, MapOf)):
+                    values.pop(key, None)
+                else:
+                    values[key] = field_type.zero
+                continue
+            value = field_type.decode(value_node, d, f"{path}.{key}" if path else key)
+            values[key] = value
+            if value is INVALID:
+                obj.ok = False
 
     def _unknown_field(self, key: str, key_node: yaml.Node, path: str, d: Decoder) -> None:
         field_path = join_path(path, key)
@@ -443,14 +457,12 @@ class Obj:
     def get(self, name: str, default: Any = None) -> Any:
         """Return the field's value, else the struct's default, else ``default``, else Go's zero value."""
         value = self.values.get(name, INVALID)
-        if not isinstance(value, Invalid):
+        if value is not INVALID:
             return value
-        if name in self.schema.defaults:
-            return self.schema.defaults[name]
-        if default is not None:
+        schema = self.schema
+        if default is not None and name not in schema.defaults:
             return default
-        field_type = self.schema.fields.get(name)
-        return field_type.zero if field_type is not None else None
+        return schema.absent_values.get(name)
 
     def node_of(self, name: str) -> yaml.Node:
         """Return the value node of a field, or the struct's own node when the field is absent."""

@@ -200,8 +200,7 @@ SCRAPE_CONFIG = ScrapeConfigStruct(
 def validate_scrape_with_global(job: Obj, global_cfg: Obj | None, global_explicit: dict[str, bool], d: Decoder) -> None:
     """Check what ScrapeConfig.Validate checks: apply the global defaults, then compare timeout and interval, then check protocols."""
     name = job.get("job_name")
-    global_interval = _global(global_cfg, "scrape_interval") or DEFAULT_SCRAPE_INTERVAL
-    global_timeout = _global(global_cfg, "scrape_timeout") or min(DEFAULT_SCRAPE_TIMEOUT, global_interval)
+    global_interval, global_timeout, global_protocols = _global_scrape_settings(global_cfg, d)
     interval = job.get("scrape_interval") or global_interval
     timeout = job.get("scrape_timeout")
 
@@ -224,7 +223,7 @@ def validate_scrape_with_global(job: Obj, global_cfg: Obj | None, global_explici
             f"set scrape_timeout on the job to at most {format_duration(interval)} to make this explicit, or raise its scrape_interval",
         )
 
-    protocols = job.get("scrape_protocols") if job.has("scrape_protocols") else _global(global_cfg, "scrape_protocols")
+    protocols = job.get("scrape_protocols") if job.has("scrape_protocols") else global_protocols
     if protocols is not None and validate_scrape_protocols(list(protocols), job, "scrape_protocols", d, f" for scrape config with job name {go_quote(name)}"):
         return
     fallback = job.get("fallback_scrape_protocol")
@@ -232,6 +231,22 @@ def validate_scrape_with_global(job: Obj, global_cfg: Obj | None, global_explici
         job.error(d, "invalid-value", "fallback_scrape_protocol", f"invalid fallback_scrape_protocol for scrape config with job name {go_quote(name)}: unknown scrape protocol {fallback}, supported: [{' '.join(SCRAPE_PROTOCOLS)}]", f"use one of: {', '.join(SCRAPE_PROTOCOLS)}")
         return
     _validate_name_schemes(job, global_cfg, d)
+
+
+def _global_scrape_settings(global_cfg: Obj | None, d: Decoder) -> tuple[float, float, Any]:
+    """Return the global scrape interval and timeout with Prometheus's defaults applied, and the global scrape_protocols.
+
+    The result is kept in ``d.context`` for the next job with the same global section, so
+    that a file with thousands of jobs computes it once.
+    """
+    cached = d.context.get("global_scrape_settings")
+    if cached is not None and cached[0] is global_cfg:
+        return cached[1]
+    interval = _global(global_cfg, "scrape_interval") or DEFAULT_SCRAPE_INTERVAL
+    timeout = _global(global_cfg, "scrape_timeout") or min(DEFAULT_SCRAPE_TIMEOUT, interval)
+    settings = (interval, timeout, _global(global_cfg, "scrape_protocols"))
+    d.context["global_scrape_settings"] = (global_cfg, settings)
+    return settings
 
 
 def _global(global_cfg: Obj | None, name: str) -> Any:
