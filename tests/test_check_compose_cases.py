@@ -93,7 +93,8 @@ def test_case20_localhost_target_reported() -> None:
     report = check_case("20-localhost-target-inside-container")
 
     finding = only(report, "localhost-target-in-container")
-    assert finding.file == str(CASES_DIR / "20-localhost-target-inside-container" / "prometheus" / "prometheus.yml")
+    expected = CASES_DIR / "20-localhost-target-inside-container" / "prometheus" / "prometheus.yml"
+    assert Path(finding.file).resolve() == expected.resolve()
     assert finding.line == 10
     assert finding.path == "scrape_configs[1].static_configs[0].targets[0]"
     assert "'localhost:8090'" in finding.message
