@@ -7,11 +7,15 @@ Exit codes as promtool: 0 valid, 1 problems found (errors; lint findings only wi
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from typing import TYPE_CHECKING
 
-from promwatchd.exposition.findings import Format, Severity
-from promwatchd.exposition.sources import SourceError, SourceReport, validate_file, validate_stream, validate_url
+if TYPE_CHECKING:
+    from promwatchd.exposition.findings import Format
+    from promwatchd.exposition.sources import SourceReport
+
+# The validator and json are imported in run(): the CLI imports every check command's module
+# to build its parser, and the other commands should not pay for them.
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -21,7 +25,8 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 """Prometheus's default scrape_timeout."""
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 
-_FORMATS = {"auto": None, "text": Format.TEXT, "openmetrics": Format.OPENMETRICS}
+_FORMATS = {"auto": None, "text": "text", "openmetrics": "openmetrics"}
+"""--format choices and the ``Format`` value each selects (None: detect)."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -64,7 +69,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    requested = _FORMATS[args.format]
+    from promwatchd.exposition.findings import Format
+    from promwatchd.exposition.sources import SourceError
+
+    format_name = _FORMATS[args.format]
+    requested = None if format_name is None else Format(format_name)
     if args.timeout <= 0 or args.max_bytes <= 0:
         print("promwatchd: --timeout and --max-bytes must be positive", file=sys.stderr)
         return EXIT_USAGE
@@ -86,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
             exit_code = EXIT_PROBLEMS
 
     if args.output == "json":
+        import json
+
         json.dump({"sources": [_report_to_dict(report) for report in reports]}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
@@ -95,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _validate_source(source: str, requested: Format | None, args: argparse.Namespace) -> SourceReport:
+    from promwatchd.exposition.sources import validate_file, validate_stream, validate_url
+
     if source == "-":
         return validate_stream(sys.stdin.buffer, "(stdin)", requested, args.lint)
     if source.startswith(("http://", "https://")):
@@ -107,6 +120,8 @@ def _has_problems(report: SourceReport) -> bool:
 
 
 def _print_report(report: SourceReport, lint: bool) -> None:
+    from promwatchd.exposition.findings import Severity
+
     write = sys.stdout.write
     for finding in report.findings:
         write(finding.format_text(report.source) + "\n")

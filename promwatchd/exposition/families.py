@@ -9,12 +9,12 @@ family split into two groups, so that set grows with the number of families.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from promwatchd.exposition.findings import Severity
 from promwatchd.exposition.lint import lint_family
-from promwatchd.exposition.syntax import Sample, show
+from promwatchd.exposition.syntax import LabelSet, Sample, sample_from_parts, show
 
 TEXT_TYPES = ("counter", "gauge", "histogram", "summary", "untyped")
 OPENMETRICS_TYPES = ("counter", "gauge", "histogram", "gaugehistogram", "stateset", "info", "summary", "unknown")
@@ -52,18 +52,22 @@ def format_bound(value: float) -> str:
     return f"{value:g}"
 
 
-@dataclass(slots=True)
 class MetricState:
     """One metric (one label set, ignoring ``le``/``quantile``) of a histogram or summary family."""
 
-    first_line: int
-    last_le: float = -math.inf
-    last_bucket_value: float = -math.inf
-    inf_bucket_value: float | None = None
-    has_negative_le: bool = False
-    has_buckets: bool = False
-    count: float | None = None
-    sum: float | None = None
+    __slots__ = (
+        "first_line", "last_le", "last_bucket_value", "inf_bucket_value", "has_negative_le", "has_buckets", "count", "sum",
+    )
+
+    def __init__(self, first_line: int) -> None:
+        self.first_line = first_line
+        self.last_le = -math.inf
+        self.last_bucket_value = -math.inf
+        self.inf_bucket_value: float | None = None
+        self.has_negative_le = False
+        self.has_buckets = False
+        self.count: float | None = None
+        self.sum: float | None = None
 
 
 class MetricFamily:
@@ -110,6 +114,12 @@ class FamilyTracker:
         self.report = report
         self.suffixes = OPENMETRICS_SUFFIXES if openmetrics else TEXT_SUFFIXES
         self.default_type = "unknown" if openmetrics else "untyped"
+        self.types_with_rules = frozenset(
+            (*HISTOGRAM_TYPES, "summary", "stateset", "counter", "info") if openmetrics else (*HISTOGRAM_TYPES, "summary")
+        )
+        """Types for which ``_set_type_rules`` sets something; a family of another type keeps the defaults of ``MetricFamily``."""
+        self.single_name_types = frozenset(name for name, suffixes in self.suffixes.items() if suffixes == ("",))
+        """Types whose only sample name is the family name, which ``MetricFamily`` starts with."""
         self.current: MetricFamily | None = None
         self.claimed_names: dict[str, tuple[str, int, bool]] = {}
         """Every family and sample name used so far: name -> (family name, its first line, whether it had metadata).
@@ -123,7 +133,9 @@ class FamilyTracker:
     # --- metadata lines: # HELP, # TYPE, # UNIT ---
 
     def on_help(self, name: str, text: str, line: int) -> None:
-        family = self._family_for_metadata(name, line)
+        family = self.current
+        if family is None or family.name != name:
+            family = self._start_family(name, line)
         if family.help_line:
             self._error(line, 1, "duplicate-help", f"second HELP line for metric family {show(name)} (the first is on line {family.help_line}): keep one")
             return
@@ -134,7 +146,9 @@ class FamilyTracker:
         family.help_text = text
 
     def on_type(self, name: str, type_name: str, line: int) -> None:
-        family = self._family_for_metadata(name, line)
+        family = self.current
+        if family is None or family.name != name:
+            family = self._start_family(name, line)
         if family.type_line:
             consumers = (
                 "" if self.openmetrics
@@ -155,8 +169,9 @@ class FamilyTracker:
             return
         family.type = type_name
         family.type_line = line
-        self._claim_sample_names(family, line)
-        self._set_type_rules(family)
+        if type_name in self.types_with_rules or type_name not in self.single_name_types:
+            self._claim_sample_names(family, line)
+            self._set_type_rules(family)
 
     def on_unit(self, name: str, unit: str, line: int) -> None:
         family = self._family_for_metadata(name, line)
@@ -189,38 +204,56 @@ class FamilyTracker:
     # --- sample lines ---
 
     def on_sample(self, sample: Sample, line: int) -> None:
-        name = sample.name
+        labels = sample.labels
+        sorted_labels = tuple(sorted(labels)) if len(labels) > 1 else labels
+        self.on_sample_parts(sample.name, labels, sorted_labels, sample.timestamp, line, sample, None)
+
+    def on_sample_parts(
+        self,
+        name: str,
+        labels: LabelSet,
+        sorted_labels: LabelSet,
+        timestamp: float | None,
+        line: int,
+        sample: Sample | None,
+        match: re.Match[str] | None,
+    ) -> None:
+        """Check one sample line, given as a ``Sample`` or as the parts of a fast-path ``match``.
+
+        The fast path of the validator passes ``sample`` None, and the ``Sample`` is built from
+        ``match`` only when a rule needs it, which the common counter and gauge samples do not.
+        """
         family = self.current
         if family is None or name not in family.sample_suffixes:
             family = self._family_for_unexpected_sample(name, line)
         family.has_samples = True
 
-        labels = sample.labels
-        series_labels = labels
-        metric_key = labels
+        metric_key = sorted_labels
         if labels:
             if self.lint:
                 family.label_names.update(dict(labels))
-            if len(labels) > 1:
-                series_labels = metric_key = tuple(sorted(labels))
             if family.metric_key_label:
                 ignored = family.metric_key_label.get(family.sample_suffixes[name])
                 if ignored is not None:
-                    metric_key = tuple(pair for pair in series_labels if pair[0] != ignored)
+                    metric_key = tuple(pair for pair in sorted_labels if pair[0] != ignored)
 
         interleaved = False
         if self.openmetrics and metric_key != family.current_metric:
             interleaved = self._switch_metric(family, name, metric_key, line)
 
-        series_key = (name, series_labels)
+        series_key = (name, sorted_labels)
         series = family.series
         if series_key in series and not interleaved:
+            if sample is None:
+                sample = sample_from_parts(name, labels, timestamp, match)
             self._check_repeated_series(family, sample, metric_key, series[series_key], line)
-        series[series_key] = sample.timestamp
+        series[series_key] = timestamp
 
-        if family.checks_samples or sample.exemplar is not None:
+        if family.checks_samples or sample is not None and sample.exemplar is not None:
             suffix = family.sample_suffixes[name]
             if suffix is not None:
+                if sample is None:
+                    sample = sample_from_parts(name, labels, timestamp, match)
                 self._check_sample_for_type(family, family.type or self.default_type, suffix, sample, metric_key, line)
 
     def _switch_metric(self, family: MetricFamily, name: str, metric_key: tuple, line: int) -> bool:
@@ -510,8 +543,9 @@ class FamilyTracker:
         if family.help_line or family.type_line or family.unit_line:
             if self.claimed_names.get(family.name, ("",))[0] == family.name:
                 self.claimed_names[family.name] = (family.name, family.first_line, True)
-        for metric_key, state in family.metrics.items():
-            self._check_metric_structure(family, metric_key, state)
+        if family.metrics:
+            for metric_key, state in family.metrics.items():
+                self._check_metric_structure(family, metric_key, state)
         if family.repeats_earlier_group or not self.lint:
             return
         family_type = family.type or self.default_type

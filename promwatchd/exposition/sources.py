@@ -7,7 +7,6 @@ response, otherwise from the first (and, for files, last) bytes of the payload.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from promwatchd.exposition.detect import sniff_format
@@ -23,16 +22,29 @@ class SourceError(Exception):
     """The input could not be read at all (missing file, refused connection, timeout)."""
 
 
-@dataclass
 class SourceReport:
     """The outcome of validating one source."""
 
-    source: str
-    result: ValidationResult
-    content_type: str | None = None
-    status: int | None = None
-    response_findings: list[Finding] = field(default_factory=list)
-    """Findings about the HTTP response rather than the payload (status, Content-Type, size)."""
+    def __init__(
+        self,
+        source: str,
+        result: ValidationResult,
+        content_type: str | None = None,
+        status: int | None = None,
+        response_findings: list[Finding] | None = None,
+    ) -> None:
+        self.source = source
+        self.result = result
+        self.content_type = content_type
+        self.status = status
+        self.response_findings: list[Finding] = [] if response_findings is None else response_findings
+        """Findings about the HTTP response rather than the payload (status, Content-Type, size)."""
+
+    def __repr__(self) -> str:
+        return (
+            f"SourceReport(source={self.source!r}, result={self.result!r}, content_type={self.content_type!r}, "
+            f"status={self.status!r}, response_findings={self.response_findings!r})"
+        )
 
     @property
     def findings(self) -> list[Finding]:
