@@ -21,7 +21,9 @@ EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """Build the parser; for ``check NAME`` only that check's module is imported."""
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="promwatchd", description="Keep one Prometheus server healthy.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -40,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="print FILE (a prometheus.yml) without the scrape jobs and other parts that fail validation; each dropped part and the reason are listed on stderr and as comments at the top",
     )
 
-    check_modules = load_check_commands()
+    only = argv[1] if len(argv) >= 2 and argv[0] == "check" else None
+    check_modules = load_check_commands(only)
     if check_modules:
         check = commands.add_parser("check", help="validate files and endpoints, like promtool check")
         check_commands = check.add_subparsers(dest="check_command", metavar="WHAT", required=True)
@@ -70,7 +73,7 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
 
     if args.command == "version":
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     if args.command == "check":
-        return load_check_commands()[args.check_command].run(args)
+        return load_check_commands(args.check_command)[args.check_command].run(args)
     if args.command == "diagnose":
         from promwatchd.commands import diagnose
 
