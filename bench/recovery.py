@@ -173,6 +173,27 @@ def time_bare_start(setup: Setup, data_dir: Path, log_name: str) -> dict[str, fl
     }
 
 
+def time_bare_start_after_kill(setup: Setup, data_dir: Path, log_name: str, settle_seconds: float) -> dict[str, float]:
+    """Run Prometheus until ready, SIGKILL it as a crash does, then time a bare start on the same data.
+
+    A restart after a crash replays more WAL than a start after a clean stop,
+    so this is the baseline a crash recovery compares with fairly.
+    """
+    argv = prometheus_command(setup.prometheus, setup.config_file, data_dir, setup.prometheus_port)
+    with (setup.workdir / log_name).open("ab") as log_file:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            if poll_ready(setup.prometheus_port, READY_TIMEOUT_SECONDS, setup.poll_seconds) is None:
+                raise BenchError(f"prometheus (pid {process.pid}) not ready within {READY_TIMEOUT_SECONDS:g}s before the kill")
+            time.sleep(settle_seconds)
+            process.kill()
+            process.wait(timeout=READY_TIMEOUT_SECONDS)
+        finally:
+            if process.poll() is None:
+                stop_process(process, STOP_GRACE_SECONDS)
+    return time_bare_start(setup, data_dir, log_name)
+
+
 def fill_wal(setup: Setup, seconds: float) -> None:
     """Run Prometheus on the reused data directory for ``seconds``, so its WAL contains that much scraping."""
     argv = prometheus_command(setup.prometheus, setup.config_file, setup.data_dir, setup.prometheus_port)
@@ -355,10 +376,12 @@ def build_report(
     setup: Setup,
     fresh: list[dict[str, float]],
     reused: list[dict[str, float]],
+    after_kill: list[dict[str, float]],
     crashes: list[dict[str, Any]],
     hangs: list[dict[str, Any]],
 ) -> dict[str, Any]:
     summaries = {
+        "bare_start_after_kill": summarize(column(after_kill, "start_seconds")),
         "bare_start_fresh": summarize(column(fresh, "start_seconds")),
         "bare_start_reused": summarize(column(reused, "start_seconds")),
         "bare_start_fresh_log": summarize(column(fresh, "log_ready_seconds")),
@@ -378,6 +401,7 @@ def build_report(
     bare = summaries["bare_start_reused"]["median"]
     bare_fresh = summaries["bare_start_fresh"]["median"]
     bare_log = summaries["bare_start_reused_log"]["median"]
+    bare_after_kill = summaries["bare_start_after_kill"]["median"]
 
     def ratio(name: str, baseline: float | None) -> float | None:
         value = summaries[name]["median"]
@@ -386,6 +410,7 @@ def build_report(
     ratios = {
         "crash_ready_again_to_bare_reused": ratio("crash_ready_again", bare),
         "crash_ready_again_to_bare_fresh": ratio("crash_ready_again", bare_fresh),
+        "crash_ready_again_to_bare_after_kill": ratio("crash_ready_again", bare_after_kill),
         "hang_ready_again_to_bare_reused": ratio("hang_ready_again", bare),
         "hang_ready_after_detection_to_bare_reused": ratio("hang_ready_after_detection", bare),
         # The same two ratios from Prometheus's own "ready" log times (1 ms resolution).
@@ -396,6 +421,7 @@ def build_report(
     crash_max = summaries["crash_detected"]["max"]
     hang_max = summaries["hang_detected"]["max"]
     crash_ratio = ratios["crash_ready_again_to_bare_reused"]
+    crash_ratio_unclean = ratios["crash_ready_again_to_bare_after_kill"]
     hang_ratio = ratios["hang_ready_after_detection_to_bare_reused"]
     targets = [
         {
@@ -415,6 +441,14 @@ def build_report(
             "target": f"crash: kill to ready again <= {READY_AGAIN_TARGET_RATIO:g} x bare start, reused data dir (medians)",
             "value": crash_ratio,
             "met": crash_ratio is not None and crash_ratio <= READY_AGAIN_TARGET_RATIO,
+        },
+        {
+            "target": (
+                f"crash: kill to ready again <= {READY_AGAIN_TARGET_RATIO:g} x bare start after an unclean stop, "
+                "same data dir (medians)"
+            ),
+            "value": crash_ratio_unclean,
+            "met": crash_ratio_unclean is not None and crash_ratio_unclean <= READY_AGAIN_TARGET_RATIO,
         },
         {
             "target": f"hang: detection to ready again <= {READY_AGAIN_TARGET_RATIO:g} x bare start, reused data dir (medians)",
@@ -443,7 +477,7 @@ def build_report(
         "summaries": summaries,
         "ratios": ratios,
         "targets": targets,
-        "runs": {"bare_fresh": fresh, "bare_reused": reused, "crash": crashes, "hang": hangs},
+        "runs": {"bare_fresh": fresh, "bare_reused": reused, "bare_after_kill": after_kill, "crash": crashes, "hang": hangs},
     }
 
 
@@ -457,6 +491,7 @@ def print_report(report: dict[str, Any]) -> None:
         "bare_start_reused": "bare start, reused data dir",
         "bare_start_fresh_log": "  same, Prometheus log time: fresh",
         "bare_start_reused_log": "  same, Prometheus log time: reused",
+        "bare_start_after_kill": "bare start after SIGKILL, reused dir",
         "crash_detected": "crash: kill -> exit event",
         "crash_ready_again": "crash: kill -> ready again",
         "crash_ready_again_log": "  same, Prometheus log time",
@@ -508,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
 
     fresh: list[dict[str, Any]] = []
     reused: list[dict[str, Any]] = []
+    after_kill: list[dict[str, Any]] = []
     crashes: list[dict[str, Any]] = []
     hangs: list[dict[str, Any]] = []
     try:
@@ -521,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {index + 1}/{args.runs}: bare starts, then a crash and a hang under promwatchd", file=sys.stderr)
             fresh.append(time_bare_start(setup, workdir / f"data-fresh-{index}", "prometheus-fresh.log"))
             reused.append(time_bare_start(setup, setup.data_dir, "prometheus-reused.log"))
+            after_kill.append(time_bare_start_after_kill(setup, setup.data_dir, "prometheus-after-kill.log", args.settle_seconds))
             crash, hang = measure_round_under_daemon(setup, settings_file, args)
             crashes.append(crash)
             hangs.append(hang)
@@ -529,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kept {workdir} for inspection", file=sys.stderr)
         return 1
 
-    report = build_report(args, setup, fresh, reused, crashes, hangs)
+    report = build_report(args, setup, fresh, reused, after_kill, crashes, hangs)
     print_report(report)
     if args.output is not None:
         write_json(args.output, report)
