@@ -70,7 +70,7 @@ class ProbeStarting:
 
 @dataclass(frozen=True)
 class ProbeFailed:
-    """A probe round failed: unreachable, timed out, wrong answers."""
+    """A probe round failed: unreachable, timed out, or wrong responses."""
 
     reason: str
 
@@ -149,7 +149,7 @@ class Restart:
 
 @dataclass(frozen=True)
 class Recheck:
-    """Diagnose again whether the blocking cause is still there; answer with ``Rechecked``."""
+    """Diagnose again whether the blocking cause is still there; the result comes back as ``Rechecked``."""
 
 
 Action = Restart | Recheck

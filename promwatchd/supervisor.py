@@ -277,7 +277,7 @@ class Supervisor:
         if after.phase in UP_PHASES and before.phase not in UP_PHASES:
             self._settle_restart("ready")
             if any(marker in line for line in self.backend.output_tail(200) for marker in WAL_REPAIR_MARKERS):
-                # Prometheus repaired its WAL on start by dropping data, and says so only at warn level.
+                # Prometheus repaired its WAL on start by dropping data, and logs that only at warn level.
                 self._start_task(self._diagnose(), "diagnosis")
             if after.last_recovery_seconds is not None and before.down_since is not None:
                 self.metrics.recovery_duration.observe(after.last_recovery_seconds)
@@ -401,7 +401,7 @@ class Supervisor:
         lines = getattr(self.backend, "lines_seen", 0)
         event, self._progress = assess(probe_round, self._progress, lines, self.settings.probes.ingestion_stall)
         if getattr(self.backend, "running", None) is False and not isinstance(event, ProbeFailed):
-            # Our process is not running, so whatever answers on its address is someone else's.
+            # Our process is not running, so whatever responds on its address is someone else's.
             event = ProbeFailed(f"{self.settings.prometheus_url} answers, but promwatchd's Prometheus is not running")
 
         summary = type(event).__name__ + ":" + getattr(event, "reason", "")
@@ -458,7 +458,7 @@ class Supervisor:
         self._start_task(self._diagnose(event.exit), "diagnosis")
 
     async def _diagnose(self, exit_info=None, with_output: bool = True, thorough: bool = True) -> Finding | None:
-        """Run the diagnosis rules on what promwatchd sees now; record and export the result."""
+        """Run the diagnosis rules on the current evidence; record and export the result."""
         started = time.monotonic()
         try:
             evidence = await asyncio.wait_for(
@@ -506,7 +506,7 @@ class Supervisor:
             exit_signal=last.signal if last else None,
             oom_killed=last.oom_killed if last else False,
             recent_exit_causes=tuple(self.recent_exit_causes),
-            output_tail=(tuple(last.output_tail) if last else tuple(self.backend.output_tail(60))) if with_output else (),
+            output_tail=self._output_for_diagnosis(last) if with_output else (),
         )
         return await gather(target, facts, probe_round=self.last_round, thorough=thorough)
 
@@ -520,6 +520,11 @@ class Supervisor:
             for reason, count in counts.items():
                 totals[reason] = totals.get(reason, 0) + count
         return totals
+
+    def _output_for_diagnosis(self, last) -> tuple[str, ...]:
+        if last is not None:
+            return tuple(last.output_tail)
+        return tuple(self.backend.output_tail(60))
 
     async def _run_recheck(self) -> None:
         # Only live facts: the log of the failed run would still show the old cause.

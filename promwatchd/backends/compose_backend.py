@@ -49,7 +49,7 @@ class ComposeBackend:
                 f"its services are: {', '.join(graph.services)}"
             )
 
-        # Compose names a project after the directory of its file unless told otherwise.
+        # Compose names a project after the directory of its file unless a name is given.
         self.project = project or compose_file.resolve().parent.name
         self.service = service
         self.events: asyncio.Queue[BackendEvent] = asyncio.Queue()
