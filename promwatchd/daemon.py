@@ -104,7 +104,8 @@ async def _main(settings: Settings, overrides: dict[str, object]) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, _request_stop, stop, signum)
-    loop.add_signal_handler(signal.SIGHUP, _reload_settings, supervisor, overrides)
+    reloads: set[asyncio.Task[None]] = set()
+    loop.add_signal_handler(signal.SIGHUP, _schedule_reload, supervisor, overrides, reloads)
     log.info("promwatchd_started", listen_address=settings.server.listen_address, settings_file=str(settings.source))
 
     try:
@@ -120,11 +121,18 @@ def _request_stop(stop: asyncio.Event, signum: int) -> None:
     stop.set()
 
 
-def _reload_settings(supervisor: Supervisor, overrides: dict[str, object]) -> None:
+def _schedule_reload(supervisor: Supervisor, overrides: dict[str, object], reloads: set[asyncio.Task[None]]) -> None:
+    task = asyncio.get_running_loop().create_task(_reload_settings(supervisor, overrides), name="settings-reload")
+    reloads.add(task)
+    task.add_done_callback(reloads.discard)
+
+
+async def _reload_settings(supervisor: Supervisor, overrides: dict[str, object]) -> None:
     source = supervisor.settings.source
     log.info("signal_received", signal="SIGHUP", action="reload settings", settings_file=str(source))
     try:
-        settings = load_settings(source, overrides=overrides)
+        # Reading and validating the file is blocking I/O, so it runs off the event loop.
+        settings = await asyncio.to_thread(load_settings, source, None, overrides)
     except SettingsError as error:
         log.error("settings_reload_failed", error=str(error), kept="previous settings")
         return

@@ -30,7 +30,7 @@ def parts(tmp_path: Path):
     settings_file = tmp_path / "promwatchd.yaml"
     settings_file.write_text("state_dir: state\n", encoding="utf-8")
     settings = load_settings(settings_file, environ={})
-    # A missing binary makes any restart the machine asks for fail at once, without a process.
+    # A missing binary makes any restart the machine requests fail at once, without a process.
     backend = ProcessBackend("/nonexistent/prometheus", tmp_path / "prometheus.yml", tmp_path / "data", "127.0.0.1:1")
     clock = FakeClock()
     metrics = Metrics()

@@ -1,7 +1,7 @@
 """Recorded support cases of scrape failures, each reproduced on 127.0.0.1 and diagnosed by the target checker.
 
 Each test loads the case's prometheus.yml, points its one target at a fake exporter that
-behaves like the case's target, and checks the diagnosis the case's expected.md asks for.
+behaves like the case's target, and checks the diagnosis the case's expected.md gives.
 """
 
 from __future__ import annotations

@@ -161,13 +161,7 @@ class DockerBackend:
         also why ``supports_fallback`` is False.
         """
         await self.open()
-        if config_file is not None:
-            log.warning(
-                "docker_config_file_ignored",
-                container=self.container,
-                config_file=str(config_file),
-                reason="the docker backend cannot change the Prometheus command line",
-            )
+        self._warn_config_ignored(config_file)
 
         started = time.monotonic()
         await self._call("start", lambda api: api.start(self.container))
@@ -182,17 +176,7 @@ class DockerBackend:
         Stopping a stopped container does nothing.
         """
         await self.open()
-        timeout = _whole_seconds(grace_seconds)
-        await self._expect_exit(timeout)
-
-        started = time.monotonic()
-        await self._call("stop", lambda api: api.stop(self.container, timeout=timeout))
-        log.info(
-            "container_stopped",
-            container=self.container,
-            grace_seconds=timeout,
-            duration_seconds=_elapsed(started),
-        )
+        await self._stop_or_restart("stop", grace_seconds)
 
     async def restart(self, config_file: Path | None, grace_seconds: float) -> None:
         """Restart the container, or start it when it is stopped.
@@ -201,6 +185,10 @@ class DockerBackend:
         seconds. ``config_file`` is ignored, as in ``start``.
         """
         await self.open()
+        self._warn_config_ignored(config_file)
+        await self._stop_or_restart("restart", grace_seconds)
+
+    def _warn_config_ignored(self, config_file: Path | None) -> None:
         if config_file is not None:
             log.warning(
                 "docker_config_file_ignored",
@@ -208,13 +196,19 @@ class DockerBackend:
                 config_file=str(config_file),
                 reason="the docker backend cannot change the Prometheus command line",
             )
+
+    async def _stop_or_restart(self, action: str, grace_seconds: float) -> None:
+        """Run the engine's stop or restart with the grace period in whole seconds, marking the exit as ours."""
         timeout = _whole_seconds(grace_seconds)
         await self._expect_exit(timeout)
 
         started = time.monotonic()
-        await self._call("restart", lambda api: api.restart(self.container, timeout=timeout))
+        if action == "stop":
+            await self._call(action, lambda api: api.stop(self.container, timeout=timeout))
+        else:
+            await self._call(action, lambda api: api.restart(self.container, timeout=timeout))
         log.info(
-            "container_restarted",
+            "container_stopped" if action == "stop" else "container_restarted",
             container=self.container,
             grace_seconds=timeout,
             duration_seconds=_elapsed(started),

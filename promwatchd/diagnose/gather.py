@@ -72,10 +72,9 @@ async def gather(
     problems_task = asyncio.to_thread(_config_problems, config_file)
     holder_task = asyncio.to_thread(_port_holder, target.listen_address)
     storage_task = asyncio.to_thread(inspect_storage, target.data_dir) if target.data_dir is not None else _none()
-    matches_task = _loaded_config_matches(target) if thorough else _none()
-    flags_task = _flags(target) if thorough else _none()
-    problems, holder, storage, matches, flags = await asyncio.gather(
-        problems_task, holder_task, storage_task, matches_task, flags_task
+    status_task = _prometheus_status(target) if thorough else _no_status()
+    problems, holder, storage, (matches, flags) = await asyncio.gather(
+        problems_task, holder_task, storage_task, status_task
     )
 
     return Evidence(
@@ -103,6 +102,10 @@ async def gather(
 
 async def _none() -> None:
     return None
+
+
+async def _no_status() -> tuple[None, None]:
+    return None, None
 
 
 def _with_progress(facts: ProcessFacts, progressing: bool) -> ProcessFacts:
@@ -154,48 +157,46 @@ def _port_holder(listen_address: str):
         return None
 
 
-async def _loaded_config_matches(target: Target) -> bool | None:
-    """Compare the job names Prometheus runs with those in the file; None when either is unknown."""
-    if target.config_file is None:
-        return None
+async def _prometheus_status(target: Target) -> tuple[bool | None, dict[str, str] | None]:
+    """Return (the loaded config matches the file, Prometheus's flags), each None when unknown."""
+    timeout = aiohttp.ClientTimeout(total=target.timeout_seconds)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        config_data, flags = await asyncio.gather(
+            _status_data(session, target.url, "config"), _status_data(session, target.url, "flags")
+        )
+
+    matches = None
+    if target.config_file is not None and isinstance(config_data, dict):
+        matches = await asyncio.to_thread(_jobs_match, target.config_file, config_data.get("yaml"))
+    if not isinstance(flags, dict):
+        return matches, None
+    return matches, {str(key): str(value) for key, value in flags.items()}
+
+
+async def _status_data(session: aiohttp.ClientSession, url: str, name: str) -> object:
+    """Return the ``data`` of /api/v1/status/NAME, or None when the request fails."""
     try:
-        file_jobs = await asyncio.to_thread(_job_names_in_file, target.config_file)
-    except (OSError, yaml.YAMLError, ValueError):
-        return None
-    if file_jobs is None:
+        async with session.get(f"{url}/api/v1/status/{name}") as response:
+            if response.status != 200:
+                return None
+            body = await response.content.read(STATUS_CONFIG_MAX_BYTES)
+        return json.loads(body).get("data")
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, AttributeError):
         return None
 
-    timeout = aiohttp.ClientTimeout(total=target.timeout_seconds)
-    try:
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.get(f"{target.url}/api/v1/status/config") as response:
-                if response.status != 200:
-                    return None
-                body = await response.content.read(STATUS_CONFIG_MAX_BYTES)
-        loaded = json.loads(body)["data"]["yaml"]
-        loaded_jobs = _job_names(yaml.safe_load(loaded))
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError, TypeError, yaml.YAMLError):
+
+def _jobs_match(config_file: Path, loaded_yaml: object) -> bool | None:
+    """Compare the job names Prometheus runs with those in the file; None when either is unknown. Blocking."""
+    if not isinstance(loaded_yaml, str):
         return None
-    if loaded_jobs is None:
+    try:
+        file_jobs = _job_names_in_file(config_file)
+        loaded_jobs = _job_names(yaml.safe_load(loaded_yaml))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if file_jobs is None or loaded_jobs is None:
         return None
     return loaded_jobs == file_jobs
-
-
-async def _flags(target: Target) -> dict[str, str] | None:
-    """Return Prometheus's flags from /api/v1/status/flags, or None when the request fails."""
-    timeout = aiohttp.ClientTimeout(total=target.timeout_seconds)
-    try:
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.get(f"{target.url}/api/v1/status/flags") as response:
-                if response.status != 200:
-                    return None
-                body = await response.content.read(STATUS_CONFIG_MAX_BYTES)
-        flags = json.loads(body)["data"]
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError, TypeError):
-        return None
-    if not isinstance(flags, dict):
-        return None
-    return {str(key): str(value) for key, value in flags.items()}
 
 
 def _job_names_in_file(path: Path) -> set[str] | None:

@@ -151,7 +151,7 @@ def port_in_use(evidence: Evidence) -> Finding | None:
     log_lines = _log_lines(evidence, "address already in use")
     foreign = holder is not None and holder.pid != evidence.pid
     # Without our process's own bind error, a holder only counts when our process is known to be down:
-    # a healthy Prometheus normally holds its own port.
+    # a healthy Prometheus normally listens on its own port.
     if not log_lines and not (foreign and evidence.running is False):
         return None
     lines = list(log_lines)

@@ -25,7 +25,7 @@ class WalState:
 
 @dataclass(frozen=True)
 class StorageEvidence:
-    """The data directory as the user Prometheus runs as sees it."""
+    """The data directory's facts, with write access judged for the user Prometheus runs as."""
 
     path: Path
     exists: bool

@@ -36,7 +36,7 @@ class Target:
     """The target's labels after relabeling, without the internal ``__`` labels."""
     timeout_seconds: float
     error: str = ""
-    """Why Prometheus would not scrape this target at all, such as an invalid address."""
+    """The reason Prometheus would not scrape this target at all, such as an invalid address."""
     prometheus_last_error: str | None = None
     """Prometheus's own lastError, in --prometheus mode."""
     prometheus_health: str | None = None

@@ -92,7 +92,7 @@ class RelabelRule:
 def compile_anchored(pattern: str) -> re.Pattern[str]:
     """Compile a relabel regex anchored at both ends, as Prometheus does.
 
-    NOTE: Python's ``re`` stands in for Go's RE2; the syntax both share (groups, classes,
+    NOTE: Python's ``re`` is used in place of Go's RE2; the syntax both share (groups, classes,
     repetition, named groups) behaves the same, but RE2-only syntax such as ``\\pL`` is rejected.
     """
     return re.compile(f"(?:{pattern})\\Z")
