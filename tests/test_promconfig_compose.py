@@ -47,10 +47,10 @@ def _problems(problems: list) -> list[tuple]:
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_compose_fast_matches_events(name: str) -> None:
     text = SAMPLES[name]
-    assert compose._fast_composer_applies(text)
+    assert compose._fast_composer_applies(text, compose.MAX_NODES)
 
-    fast_root, fast_problems = compose._compose_with_libyaml(text)
-    event_root, event_problems = compose._compose_from_events(text, text.splitlines())
+    fast_root, fast_problems = compose._compose_with_libyaml(text, compose.MAX_NODES)
+    event_root, event_problems = compose._compose_from_events(text, text.splitlines(), compose.MAX_NODES)
 
     assert _shape(fast_root, {}) == _shape(event_root, {})
     assert _problems(fast_problems) == _problems(event_problems)
@@ -62,7 +62,7 @@ def test_compose_fast_matches_events(name: str) -> None:
     ids=["merge key", "byte escape", "non-specific tag", "non-specific tag in flow"],
 )
 def test_compose_event_composer_chosen(text: str) -> None:
-    assert not compose._fast_composer_applies(text)
+    assert not compose._fast_composer_applies(text, compose.MAX_NODES)
 
 
 def test_compose_non_specific_tag_is_string() -> None:
@@ -94,20 +94,21 @@ def test_compose_repeated_anchor_latest_wins(tmp_path: Path) -> None:
 def test_compose_fast_depth_limit() -> None:
     depth = compose.MAX_DEPTH + 5
     text = "a: " + "[" * depth + "]" * depth + "\n"
-    assert compose._fast_composer_applies(text)
+    assert compose._fast_composer_applies(text, compose.MAX_NODES)
 
     with pytest.raises(compose.ComposeLimitExceeded, match="nested more than"):
-        compose._compose_with_libyaml(text)
+        compose._compose_with_libyaml(text, compose.MAX_NODES)
     with pytest.raises(compose.ComposeLimitExceeded, match="nested more than"):
-        compose._compose_from_events(text, text.splitlines())
+        compose._compose_from_events(text, text.splitlines(), compose.MAX_NODES)
 
 
-def test_compose_fast_node_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(compose, "MAX_NODES", 10)
+def test_compose_fast_node_limit() -> None:
     text = "a: [" + ", ".join(["x"] * 20) + "]\n"
 
     with pytest.raises(compose.ComposeLimitExceeded, match="more than 10 nodes"):
-        compose._compose_with_libyaml(text)
+        compose._compose_with_libyaml(text, 10)
+    with pytest.raises(compose.ComposeLimitExceeded, match="more than 10 nodes"):
+        compose.compose_first_document(text, text.splitlines(), 10)
 
 
 def test_compose_syntax_error_reported_once(tmp_path: Path) -> None:

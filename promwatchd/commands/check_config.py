@@ -42,15 +42,18 @@ def run(args: argparse.Namespace) -> int:
     # Imported here so that other check commands do not pay for the validator's import,
     # and the promtool helpers (with subprocess) only when promtool runs.
     from promwatchd.promconfig import validate_file
+    from promwatchd.promconfig.parallel import available_processes
 
     promtool = None
     if not args.no_promtool:
         from promwatchd.promconfig.promtool import find_promtool, run_promtool
 
         promtool = find_promtool(args.promtool)
+    # This command runs no other threads, so the validator may fork to check a large file in parts.
+    processes = available_processes()
     results: list[tuple[FileReport, PromtoolVerdict | None]] = []
     for path in args.files:
-        report = validate_file(path, agent=args.agent, syntax_only=args.syntax_only)
+        report = validate_file(path, agent=args.agent, syntax_only=args.syntax_only, processes=processes)
         second = None
         if promtool is not None and report.readable:
             second = run_promtool(promtool, path, agent=args.agent, syntax_only=args.syntax_only)

@@ -83,7 +83,7 @@ class ComposeLimitExceeded(Exception):
     """The document has more than MAX_NODES nodes or deeper nesting than MAX_DEPTH."""
 
 
-def compose_first_document(text: str, lines: list[str]) -> tuple[yaml.Node | None, list[Problem]]:
+def compose_first_document(text: str, lines: list[str], max_nodes: int = MAX_NODES) -> tuple[yaml.Node | None, list[Problem]]:
     """Return the root node of the first document in ``text`` (None when there is none) and its problems.
 
     Uses the fast composer when ``text`` qualifies (see the module docstring), else builds
@@ -93,15 +93,16 @@ def compose_first_document(text: str, lines: list[str]) -> tuple[yaml.Node | Non
     While building, each mapping is checked for duplicate keys (an error under strict
     unmarshalling), its ``<<`` merge keys are expanded, and double-quoted scalars with
     ``\\x`` escapes are decoded byte-wise as yaml.v2 does. ``lines`` is ``text`` split into lines.
+    A document with more than ``max_nodes`` nodes raises ComposeLimitExceeded.
     Raises ``yaml.MarkedYAMLError`` for syntax errors and undefined aliases,
     ``yaml.reader.ReaderError`` for characters YAML does not allow, and ComposeLimitExceeded.
     """
-    if _fast_composer_applies(text):
+    if _fast_composer_applies(text, max_nodes):
         try:
-            return _compose_with_libyaml(text)
+            return _compose_with_libyaml(text, max_nodes)
         except yaml.YAMLError:
             pass  # The event composer reports the problem, or accepts a repeated anchor as yaml.v2 does.
-    return _compose_from_events(text, lines)
+    return _compose_from_events(text, lines, max_nodes)
 
 
 # Texts with these go to the event composer: merge keys (plain ``<<`` or a merge tag) and
@@ -111,12 +112,11 @@ _EVENT_COMPOSER_MARKERS = ("<<", "merge", "\\x")
 _NON_SPECIFIC_TAG = re.compile(r"!(?=[\s,\]}]|\Z)")
 # The fast composer counts nodes only after building them all. Every node but an empty
 # value takes at least one character, so this bounds the nodes it can build to about
-# twice MAX_NODES before the count rejects them.
-_FAST_COMPOSER_MAX_CHARS = 2 * MAX_NODES
+# twice max_nodes before the count rejects them.
 
 
-def _fast_composer_applies(text: str) -> bool:
-    if not _C_COMPOSER_IS_BOUNDED or len(text) > _FAST_COMPOSER_MAX_CHARS:
+def _fast_composer_applies(text: str, max_nodes: int) -> bool:
+    if not _C_COMPOSER_IS_BOUNDED or len(text) > 2 * max_nodes:
         return False
     # Substring tests first, because each is one fast scan and the regex is several times slower.
     if any(marker in text for marker in _EVENT_COMPOSER_MARKERS):
@@ -164,7 +164,7 @@ def _libyaml_limits_nesting() -> bool:
 _C_COMPOSER_IS_BOUNDED = _libyaml_limits_nesting()
 
 
-def _compose_with_libyaml(text: str) -> tuple[yaml.Node | None, list[Problem]]:
+def _compose_with_libyaml(text: str, max_nodes: int) -> tuple[yaml.Node | None, list[Problem]]:
     """Compose the first document with libyaml's composer, then count nodes, bound depth and find duplicate keys."""
     parser = _FastParser(text)
     try:
@@ -207,12 +207,12 @@ def _compose_with_libyaml(text: str) -> tuple[yaml.Node | None, list[Problem]]:
         else:
             count += len(children)
             pending.extend((item, depth) for item in reversed(children) if item.__class__ is not scalar_class)
-        if count > MAX_NODES:
-            raise ComposeLimitExceeded(f"the YAML document has more than {MAX_NODES} nodes")
+        if count > max_nodes:
+            raise ComposeLimitExceeded(f"the YAML document has more than {max_nodes} nodes")
     return root, problems
 
 
-def _compose_from_events(text: str, lines: list[str]) -> tuple[yaml.Node | None, list[Problem]]:
+def _compose_from_events(text: str, lines: list[str], max_nodes: int) -> tuple[yaml.Node | None, list[Problem]]:
     anchors: dict[str, yaml.Node] = {}
     stack: list[yaml.Node] = []
     pending_keys: list[yaml.Node | None] = []
@@ -262,8 +262,8 @@ def _compose_from_events(text: str, lines: list[str]) -> tuple[yaml.Node | None,
         else:
             continue
         count += 1
-        if count > MAX_NODES:
-            raise ComposeLimitExceeded(f"the YAML document has more than {MAX_NODES} nodes")
+        if count > max_nodes:
+            raise ComposeLimitExceeded(f"the YAML document has more than {max_nodes} nodes")
         root = _attach(node, stack, pending_keys, root)
     return root, problems
 

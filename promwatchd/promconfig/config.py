@@ -6,6 +6,7 @@ import glob
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -26,7 +27,8 @@ from promwatchd.promconfig.sections import (
 # Wildcards only in the last path element, as patRulePath in config/config.go.
 RULE_PATH_PATTERN = re.compile(r"^[^*]*(\*[^/]*)?$")
 
-SCRAPE_CONFIG_LIST = ListOf(SCRAPE_CONFIG, null_item="empty or null scrape config section")
+# In a chunk of a split file, the list holds the items from d.context["first_scrape_index"] on.
+SCRAPE_CONFIG_LIST = ListOf(SCRAPE_CONFIG, null_item="empty or null scrape config section", first_index_key="first_scrape_index")
 
 
 def _check_globs(obj: Obj, d: Decoder, field: str, file_kind: str) -> None:
@@ -55,30 +57,46 @@ def _per_directory_fix(pattern: str, base_dir: Path | None) -> str:
     return f"list one glob per directory: {listed} (directories created later are not picked up)"
 
 
-def check_job_names(jobs: list[tuple[Obj, str]], d: Decoder) -> None:
-    """Report each repeated job_name at its second occurrence; ``jobs`` pairs each job with its file."""
-    first: dict[str, tuple[Obj, str]] = {}
-    for job, filename in jobs:
-        name = job.get("job_name")
-        if name not in first:
-            first[name] = (job, filename)
+class JobRef(NamedTuple):
+    """Where a scrape job's name is set: enough to report a repeated name without the decoded job."""
+
+    name: str
+    file: str
+    line: int
+    column: int
+    path: str
+
+
+def job_ref(job: Obj, filename: str) -> JobRef:
+    """Return the reference of a decoded job; the position is its job_name's, or the job's own when it has none."""
+    node = job.node_of("job_name")
+    return JobRef(job.get("job_name"), filename, node.start_mark.line + 1, node.start_mark.column + 1, job.path_of("job_name"))
+
+
+def check_job_names(jobs: list[JobRef]) -> list[Finding]:
+    """Return a finding for each repeated job name, at its second occurrence, with ``jobs`` in load order."""
+    findings = []
+    first: dict[str, JobRef] = {}
+    for job in jobs:
+        if not isinstance(job.name, str):
+            continue  # A job_name that failed to decode has its own finding.
+        earlier = first.setdefault(job.name, job)
+        if earlier is job:
             continue
-        earlier, earlier_file = first[name]
-        earlier_line = earlier.node_of("job_name").start_mark.line + 1
-        where = f"line {earlier_line}" if earlier_file == filename else f"{earlier_file}:{earlier_line}"
-        node = job.node_of("job_name")
-        d.findings.append(
+        where = f"line {earlier.line}" if earlier.file == job.file else f"{earlier.file}:{earlier.line}"
+        findings.append(
             Finding(
                 ERROR,
                 "duplicate-job-name",
-                filename,
-                node.start_mark.line + 1,
-                node.start_mark.column + 1,
-                job.path_of("job_name"),
-                f"found multiple scrape configs with job name {go_quote(name)} (first at {earlier.path_of('job_name')}, {where})",
+                job.file,
+                job.line,
+                job.column,
+                job.path,
+                f"found multiple scrape configs with job name {go_quote(job.name)} (first at {earlier.path}, {where})",
                 "merge the two jobs when only their targets differ, or rename one (renaming changes the job label of its series)",
             )
         )
+    return findings
 
 
 def _check_unique_names(obj: Obj, d: Decoder, field: str, section: str) -> None:
@@ -103,7 +121,7 @@ def validate_config(obj: Obj, d: Decoder) -> None:
     for job in jobs:
         if job.ok:
             validate_scrape_with_global(job, global_cfg if isinstance(global_cfg, Obj) else None, explicit, d)
-    d.context["jobs"] = [(job, d.filename) for job in jobs]
+    d.context["jobs"] = [job_ref(job, d.filename) for job in jobs]
 
     _check_unique_names(obj, d, "remote_write", "remote write")
     _check_unique_names(obj, d, "remote_read", "remote read")

@@ -254,10 +254,12 @@ class ListOf(Type):
 
     zero: Any = ()
 
-    def __init__(self, item: Type, null_item: str | None = None, null_rule: str = "empty-section") -> None:
+    def __init__(self, item: Type, null_item: str | None = None, null_rule: str = "empty-section", first_index_key: str | None = None) -> None:
         self.item = item
         self.null_item = null_item
         self.null_rule = null_rule
+        # The d.context key that holds the index of the first item, when the list is part of a longer one.
+        self.first_index_key = first_index_key
         self.label = "a list of strings" if isinstance(item, Scalar) else f"a list of {getattr(item, 'name', 'items')} entries"
 
     def decode(self, node: yaml.Node, d: Decoder, path: str) -> Any:
@@ -265,8 +267,9 @@ class ListOf(Type):
             return self.type_error(node, d, path, self._fix(node))
         d.spend(len(node.value))
         item_decode = self.item.decode
+        first_index = d.context.get(self.first_index_key, 0) if self.first_index_key else 0
         values = []
-        for index, item_node in enumerate(node.value):
+        for index, item_node in enumerate(node.value, first_index):
             item_path = f"{path}[{index}]"
             if item_node.tag == NULL_TAG and item_node.__class__ is yaml.ScalarNode:
                 if self.null_item is not None:

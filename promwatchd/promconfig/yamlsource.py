@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from promwatchd.promconfig.compose import ComposeLimitExceeded, compose_first_document
+from promwatchd.promconfig.compose import MAX_NODES, ComposeLimitExceeded, compose_first_document
 from promwatchd.promconfig.findings import ERROR, Finding
 from promwatchd.redact import MASK, SECRET_KEYS
 
@@ -104,14 +104,18 @@ class Document:
 
 def parse_document(data: bytes, filename: str) -> Document:
     """Parse the first YAML document in ``data``; encoding, syntax and duplicate-key problems become findings."""
-    text, encoding_finding = _decode(data, filename)
+    text, encoding_finding = decode_source(data, filename)
     if encoding_finding is not None:
         return Document(None, [], [encoding_finding])
+    return parse_text(text, filename)
 
+
+def parse_text(text: str, filename: str, max_nodes: int = MAX_NODES) -> Document:
+    """Parse the first YAML document in ``text``, which came from ``decode_source``; a document over ``max_nodes`` nodes is a finding."""
     lines = text.splitlines()
     findings: list[Finding] = []
     try:
-        root, problems = compose_first_document(text, lines)
+        root, problems = compose_first_document(text, lines, max_nodes)
     except ComposeLimitExceeded as error:
         findings.append(_whole_file(filename, "yaml-too-large", str(error), "remove deep nesting and very large sections"))
         return Document(None, lines, findings)
@@ -148,7 +152,8 @@ def parse_document(data: bytes, filename: str) -> Document:
     return Document(root, lines, findings)
 
 
-def _decode(data: bytes, filename: str) -> tuple[str, Finding | None]:
+def decode_source(data: bytes, filename: str) -> tuple[str, Finding | None]:
+    """Return ``data`` as text without a byte order mark, or a finding when it is not UTF-8."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
