@@ -6,12 +6,16 @@ round, so that load from other work on the machine falls on both alike. The scri
 the median wall time of each, the machine (nproc, CPU model, Python version) and the
 promtool version.
 
-Three figures are measured:
+Five figures are measured:
 
-- ``promwatchd in-process``: ``validate_file`` called in this Python process (no start-up cost);
-- ``promwatchd command``: ``python -m promwatchd.cli check config --no-promtool --syntax-only``
-  as a new process, so it pays Python start-up and imports like promtool pays its own start-up.
-  ``--no-promtool`` keeps promtool's second opinion out of our time;
+- ``promwatchd in-process, 1 process``: ``validate_file`` called in this Python process (no
+  start-up cost), in one pass;
+- ``promwatchd in-process, N processes``: the same, split over the usable CPUs (at most 4) in
+  forked processes, as ``check config`` does by default;
+- ``promwatchd command, 1 process`` and ``promwatchd command``:
+  ``python -m promwatchd.cli check config --no-promtool --syntax-only`` as a new process, with
+  ``--processes 1`` and with the default. It pays Python start-up and imports like promtool
+  pays its own start-up. ``--no-promtool`` keeps promtool's second opinion out of our time;
 - ``promtool``: ``promtool check config --syntax-only`` as a new process.
 """
 
@@ -32,6 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from promwatchd.promconfig import validate_file  # noqa: E402
+from promwatchd.promconfig.parallel import available_processes  # noqa: E402
 
 
 def generate_config(jobs: int) -> str:
@@ -115,35 +120,50 @@ def main() -> int:
         report = validate_file(path, syntax_only=True)
         if not report.valid:
             raise SystemExit(f"promwatchd reported the generated file invalid: {report.findings[:3]}")
-        in_process = time_call(lambda: validate_file(path, syntax_only=True), args.runs)
+        processes = available_processes()
+        in_process = time_in_turns(
+            [lambda: validate_file(path, syntax_only=True), lambda: validate_file(path, syntax_only=True, processes=processes)],
+            args.runs,
+        )
 
         command = [sys.executable, "-m", "promwatchd.cli", "check", "config", "--no-promtool", "--syntax-only", str(path)]
+        one_process_command = command[:-1] + ["--processes", "1", str(path)]
+        commands = [lambda: run_checked(one_process_command), lambda: run_checked(command)]
         run_checked(command)
 
         promtool = shutil.which(args.promtool)
-        promtool_times: list[float] = []
         promtool_version = "not installed"
-        if promtool is None:
-            as_command = time_call(lambda: run_checked(command), args.runs)
-        else:
+        if promtool is not None:
             version = subprocess.run([promtool, "--version"], capture_output=True, text=True, check=False)
             promtool_version = (version.stdout or version.stderr).splitlines()[0]
             promtool_command = [promtool, "check", "config", "--syntax-only", str(path)]
             run_checked(promtool_command)
-            as_command, promtool_times = time_in_turns([lambda: run_checked(command), lambda: run_checked(promtool_command)], args.runs)
+            commands.append(lambda: run_checked(promtool_command))
+        as_commands = time_in_turns(commands, args.runs)
+
+    figures = [
+        ("promwatchd in-process, 1 process", in_process[0]),
+        (f"promwatchd in-process, {processes} processes", in_process[1]),
+        ("promwatchd command, 1 process", as_commands[0]),
+        (f"promwatchd command ({processes} processes)", as_commands[1]),
+    ]
+    if promtool is not None:
+        figures.append(("promtool", as_commands[2]))
 
     print(f"file: {args.jobs} scrape jobs, {size_kib:.0f} KiB; {args.runs} runs each, median wall time")
-    print(f"machine: nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}, {platform.system()} {platform.release()}")
-    print(f"promwatchd in-process: {statistics.median(in_process):.3f} s (runs: {', '.join(f'{t:.3f}' for t in in_process)})")
-    print(f"promwatchd command:    {statistics.median(as_command):.3f} s (runs: {', '.join(f'{t:.3f}' for t in as_command)})")
-    if promtool_times:
-        print(f"promtool:              {statistics.median(promtool_times):.3f} s (runs: {', '.join(f'{t:.3f}' for t in promtool_times)}); {promtool_version}")
-        ratio = statistics.median(as_command) / statistics.median(promtool_times)
-        print(f"promwatchd command / promtool: {ratio:.2f}")
-        in_process_ratio = statistics.median(in_process) / statistics.median(promtool_times)
-        print(f"promwatchd in-process / promtool (promtool's time includes its start-up): {in_process_ratio:.2f}")
-    else:
+    print(f"machine: nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()} ({sys.executable}), {platform.system()} {platform.release()}")
+    width = max(len(name) for name, _ in figures) + 1
+    for name, times in figures:
+        print(f"{name + ':':<{width}} {statistics.median(times):.3f} s (runs: {', '.join(f'{t:.3f}' for t in times)})")
+    if promtool is None:
         print("promtool: not installed; no comparison")
+        return 0
+
+    print(promtool_version)
+    promtool_median = statistics.median(as_commands[2])
+    for name, times in figures[:-1]:
+        note = " (promtool's time includes its start-up)" if "in-process" in name else ""
+        print(f"{name} / promtool: {statistics.median(times) / promtool_median:.2f}{note}")
     return 0
 
 

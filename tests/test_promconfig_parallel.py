@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -302,3 +304,23 @@ def test_mutated_configs_same(tmp_path: Path, edits: list[tuple[int, str]]) -> N
     one_pass, split = _outcomes(text.encode(), tmp_path, 2, syntax_only=True)
 
     assert split == one_pass
+
+
+def test_command_output_same_split(tmp_path: Path) -> None:
+    # Above the 256 KiB threshold, so the real command splits the file without any patching.
+    text = _config(2500, {2400: "    scrape_interval: 10\n"}).replace("job_name: job-2000\n", "job_name: job-5\n")
+    path = tmp_path / "prometheus.yml"
+    path.write_text(text)
+    assert path.stat().st_size > parallel.PARALLEL_MIN_CHARS
+
+    outputs = []
+    for processes in ("1", "2"):
+        command = [sys.executable, "-m", "promwatchd.cli", "check", "config", "--no-promtool", "--syntax-only", "--processes", processes, str(path)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 1, result.stderr
+        outputs.append(result.stdout)
+
+    assert outputs[0] == outputs[1]
+    assert "scrape_configs[2000].job_name: found multiple scrape configs with job name \"job-5\"" in outputs[1]
+    assert "scrape_configs[2400].scrape_interval" in outputs[1]
+    assert "FAILED: 2 errors" in outputs[1]

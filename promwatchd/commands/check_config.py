@@ -34,7 +34,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--output", choices=["text", "json"], default="text", help="output format (default: text)")
     parser.add_argument("--promtool", default="promtool", metavar="PATH", help="promtool binary for a second opinion (default: promtool from PATH)")
     parser.add_argument("--no-promtool", action="store_true", help="do not run promtool for a second opinion")
+    parser.add_argument("--processes", type=_positive_int, metavar="N", help="validate a file of 256 KiB or more in up to N processes at the same time (default: the usable CPUs, at most 4; 1 validates in this process only)")
     return parser
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"invalid process count {value!r}: expected a whole number of 1 or more")
+    return number
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,18 +57,20 @@ def run(args: argparse.Namespace) -> int:
 
     promtool = None
     if not args.no_promtool:
-        from promwatchd.promconfig.promtool import find_promtool, run_promtool
+        from promwatchd.promconfig.promtool import find_promtool, start_promtool
 
         promtool = find_promtool(args.promtool)
     # This command runs no other threads, so the validator may fork to check a large file in parts.
-    processes = available_processes()
+    processes = args.processes or available_processes()
     results: list[tuple[FileReport, PromtoolVerdict | None]] = []
     for path in args.files:
+        # promtool checks the file while promwatchd does, so its second opinion adds little to the wall time.
+        second_run = None
+        if promtool is not None and path.is_file():
+            second_run = start_promtool(promtool, path, agent=args.agent, syntax_only=args.syntax_only)
         report = validate_file(path, agent=args.agent, syntax_only=args.syntax_only, processes=processes)
-        second = None
-        if promtool is not None and report.readable:
-            second = run_promtool(promtool, path, agent=args.agent, syntax_only=args.syntax_only)
-        results.append((report, second))
+        second = second_run.verdict() if second_run is not None else None
+        results.append((report, second if report.readable else None))
 
     if args.output == "json":
         _print_json(results)

@@ -39,14 +39,19 @@ class SplitRejected(Exception):
     """A chunk cannot stand for its part of the file: it failed to parse, hit a size limit, or its items differ from the split's."""
 
 
-def check_text(text: str, filename: str, base_dir: Path, agent: bool, syntax_only: bool, chunk: Chunk | None = None, parts: int = 1) -> PassResult:
+def check_text(
+    text: str, filename: str, base_dir: Path, agent: bool, syntax_only: bool, chunk: Chunk | None = None, parts: int = 1, keep_alive: list[object] | None = None
+) -> PassResult:
     """Validate ``text`` (the file, or ``chunk.text`` for one of ``parts`` chunks) and return the findings and jobs.
 
     A chunk's pass gets 1/``parts`` of the node limits, so that the chunks together stay
     within the limits of one pass over the file. Raises SplitRejected for a chunk that
     cannot stand for its part, and then the file must be validated in one pass.
+    The parsed document is appended to ``keep_alive`` when given, for a process about to exit.
     """
     document = parse_text(text, filename, max_nodes=MAX_NODES // parts)
+    if keep_alive is not None:
+        keep_alive.append(document)
     result = PassResult(list(document.findings))
     if chunk is not None and (result.findings or not boundaries_hold(chunk, document.root)):
         raise SplitRejected
@@ -61,6 +66,8 @@ def check_text(text: str, filename: str, base_dir: Path, agent: bool, syntax_onl
     if chunk is not None:
         d.context["first_scrape_index"] = chunk.first_index
     config = _decode(CONFIG, document.root, d)
+    if keep_alive is not None:
+        keep_alive.append(config)
     if chunk is not None and d.budget < 0:
         raise SplitRejected
     result.findings.extend(d.findings)

@@ -15,6 +15,7 @@ reports the problems: PyYAML's C composer rejects a repeated anchor, which yaml.
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 
@@ -70,6 +71,8 @@ def resolve_plain(value: str) -> str:
     return STR_TAG
 
 
+_resolve_plain_cached = functools.lru_cache(maxsize=4096)(resolve_plain)
+
 # Upper bounds that keep hostile inputs from exhausting memory or the stack. Aliases are
 # shared nodes here, so they do not count; decoding bounds alias expansion separately.
 MAX_NODES = 2_000_000
@@ -110,12 +113,12 @@ def compose_first_document(text: str, lines: list[str], max_nodes: int = MAX_NOD
 # the non-specific tag ``!``, because the C composer's resolver hook cannot tell it from no tag.
 _EVENT_COMPOSER_MARKERS = ("<<", "merge", "\\x")
 _NON_SPECIFIC_TAG = re.compile(r"!(?=[\s,\]}]|\Z)")
-# The fast composer counts nodes only after building them all. Every node but an empty
-# value takes at least one character, so this bounds the nodes it can build to about
-# twice max_nodes before the count rejects them.
 
 
 def _fast_composer_applies(text: str, max_nodes: int) -> bool:
+    # The fast composer counts nodes only after building them all. Every node but an empty
+    # value takes at least one character, so the length limit bounds the nodes it can build
+    # to about twice max_nodes before the count rejects them.
     if not _C_COMPOSER_IS_BOUNDED or len(text) > 2 * max_nodes:
         return False
     # Substring tests first, because each is one fast scan and the regex is several times slower.
@@ -131,7 +134,7 @@ if _CParser is not None:
 
         def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
             if kind is yaml.ScalarNode:
-                return resolve_plain(value) if implicit[0] else STR_TAG
+                return _resolve_plain_cached(value) if implicit[0] else STR_TAG
             return MAP_TAG if kind is yaml.MappingNode else SEQ_TAG
 
         # The C composer calls these two hooks for every node. Path resolvers are not used, so

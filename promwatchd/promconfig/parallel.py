@@ -1,8 +1,9 @@
-"""Validate a large file in parts at the same time: the first part here, each other part in a forked process.
+"""Validate a large file in parts at the same time, each part in a forked process.
 
-Parsing and decoding are CPU-bound Python, so threads would take turns on the GIL; forked
+Parsing and decoding are CPU-bound Python, so threads would take turns on the GIL. Forked
 processes run on separate cores and inherit the imported validator, so they start in a
-few milliseconds. Each child sends its PassResult back through a pipe, pickled.
+few milliseconds. Each child sends its PassResult back through a pipe, pickled, and the
+parent only waits, so no part's tree has to be freed object by object.
 
 Every failure here (a chunk that cannot stand for its part, a child that dies) returns
 None, and the caller validates the file in one pass instead, so splitting never changes
@@ -44,14 +45,10 @@ def check_in_parts(text: str, filename: str, base_dir: Path, agent: bool, syntax
     sys.stdout.flush()
     sys.stderr.flush()
     children: list[tuple[int, int]] = []
+    results: list[PassResult | None] = []
     try:
-        for chunk in chunks[1:]:
+        for chunk in chunks:
             children.append(_fork_check(chunk, filename, base_dir, agent, syntax_only, parts))
-        try:
-            first: PassResult | None = check_text(chunks[0].text, filename, base_dir, agent, syntax_only, chunks[0], parts)
-        except SplitRejected:
-            first = None
-        results = [first]
         while children:
             pid, read_fd = children.pop(0)
             results.append(_collect(pid, read_fd))
@@ -73,12 +70,14 @@ def _fork_check(chunk: Chunk, filename: str, base_dir: Path, agent: bool, syntax
         return pid, read_fd
 
     # The child: never return into the caller's code, and leave through os._exit so that
-    # no buffered output or exit handler of the parent runs twice.
+    # no buffered output or exit handler of the parent runs twice. The parsed tree is keep_alive
+    # until then, because freeing its objects one by one takes longer than the exit.
     status = 1
     try:
         os.close(read_fd)
+        keep_alive: list[object] = []
         try:
-            result: PassResult | None = check_text(chunk.text, filename, base_dir, agent, syntax_only, chunk, parts)
+            result: PassResult | None = check_text(chunk.text, filename, base_dir, agent, syntax_only, chunk, parts, keep_alive)
         except SplitRejected:
             result = None
         with os.fdopen(write_fd, "wb") as pipe:

@@ -46,8 +46,35 @@ def promtool_version(binary: str) -> str:
     return match.group(1) if match else "unknown"
 
 
-def run_promtool(binary: str, config_file: Path, agent: bool, syntax_only: bool) -> PromtoolVerdict:
-    """Run ``promtool check config`` on one file with --agent and --syntax-only passed through."""
+class PromtoolRun:
+    """A ``promtool check config`` process started in the background; ``verdict`` waits for it."""
+
+    def __init__(self, binary: str, version: str, process: subprocess.Popen | None, error: str = "") -> None:
+        self.binary = binary
+        self.version = version
+        self.process = process
+        self.error = error
+
+    def verdict(self) -> PromtoolVerdict:
+        """Wait for promtool, at most PROMTOOL_TIMEOUT_SECONDS in all, and return its verdict."""
+        if self.process is None:
+            return PromtoolVerdict(self.version, None, None, self.error)
+        try:
+            stdout, stderr = self.process.communicate(timeout=PROMTOOL_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+            return PromtoolVerdict(self.version, None, None, f"promtool timed out after {PROMTOOL_TIMEOUT_SECONDS:g}s")
+        output = redact_text((stdout + stderr).strip())
+        code = self.process.returncode
+        return PromtoolVerdict(self.version, code == 0, code, output, _note(self.version, output))
+
+
+def start_promtool(binary: str, config_file: Path, agent: bool, syntax_only: bool) -> PromtoolRun:
+    """Start ``promtool check config`` on one file with --agent and --syntax-only passed through.
+
+    promtool then checks the file while promwatchd validates it too.
+    """
     version = promtool_version(binary)
     command = [binary, "check", "config"]
     if syntax_only:
@@ -56,14 +83,10 @@ def run_promtool(binary: str, config_file: Path, agent: bool, syntax_only: bool)
         command.append("--agent")
     command.append(str(config_file))
     try:
-        result = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=PROMTOOL_TIMEOUT_SECONDS, check=False, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        return PromtoolVerdict(version, None, None, f"promtool timed out after {PROMTOOL_TIMEOUT_SECONDS:g}s")
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
     except OSError as error:
-        return PromtoolVerdict(version, None, None, f"cannot run {binary}: {error.strerror}")
-
-    output = redact_text((result.stdout + result.stderr).strip())
-    return PromtoolVerdict(version, result.returncode == 0, result.returncode, output, _note(version, output))
+        return PromtoolRun(binary, version, None, f"cannot run {binary}: {error.strerror}")
+    return PromtoolRun(binary, version, process)
 
 
 def _note(version: str, output: str) -> str:
