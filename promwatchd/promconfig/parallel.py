@@ -70,7 +70,7 @@ def _fork_check(chunk: Chunk, filename: str, base_dir: Path, agent: bool, syntax
         return pid, read_fd
 
     # The child: never return into the caller's code, and leave through os._exit so that
-    # no buffered output or exit handler of the parent runs twice. The parsed tree is keep_alive
+    # no buffered output or exit handler of the parent runs twice. The parsed tree is kept
     # until then, because freeing its objects one by one takes longer than the exit.
     status = 1
     try:
