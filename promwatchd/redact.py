@@ -26,7 +26,8 @@ SECRET_KEYS = frozenset(
 
 _INLINE_SECRET = re.compile(
     r"(?i)\b(password|bearer_token|credentials|client_secret|secret_key|token|api_key|auth_token)(\s*[:=]\s*)"
-    r"(\"[^\"]*\"|'[^']*'|\S+)"
+    # An already masked value is matched whole, so that a quote after it is kept.
+    r"(" + re.escape(MASK) + r"|\"[^\"]*\"|'[^']*'|\S+)"
 )
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/@\s:]+):([^/@\s]+)@")
 _AUTH_HEADER = re.compile(r"(?i)\b(authorization:\s*|bearer\s+)([A-Za-z0-9._~+/=-]{8,})")

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     result = fix_config_text(original, str(path), path.resolve().parent)
-    diff = "".join(difflib.unified_diff(original.splitlines(keepends=True), result.fixed.splitlines(keepends=True), f"{path}", f"{path} (fixed)"))
+    diff = _masked_diff(original, result.fixed, path)
 
     written: Path | None = None
     write_error = ""
@@ -86,6 +86,20 @@ def run(args: argparse.Namespace) -> int:
     if written is not None:
         return EXIT_OK
     return EXIT_PROBLEMS
+
+
+def _masked_diff(original: str, fixed: str, path: Path) -> str:
+    """Return the unified diff of the two texts with every credential masked in both.
+
+    A change inside a credential's value therefore shows no line. Values under the keys
+    in CREDENTIAL_KEYS and passwords in URLs with a scheme do not appear in the diff.
+    """
+    from promwatchd.promconfig.credentials import mask_text
+    from promwatchd.redact import redact_text
+
+    before = mask_text(original).splitlines(keepends=True)
+    after = mask_text(fixed).splitlines(keepends=True)
+    return redact_text("".join(difflib.unified_diff(before, after, f"{path}", f"{path} (fixed)")))
 
 
 def write_with_backup(path: Path, original: bytes, fixed: bytes) -> Path:

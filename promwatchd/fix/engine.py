@@ -44,10 +44,13 @@ def fix_config_text(text: str, filename: str, base_dir: Path) -> FixResult:
         report = validate_bytes(candidate.encode("utf-8"), filename, base_dir)
         return [finding for finding in report.findings if finding.is_error]
 
-    def parses(candidate: str) -> bool:
-        return not any(finding.rule in ("yaml-syntax", "tab-indentation") for finding in errors_in(candidate))
+    def error_count(candidate: str) -> int | None:
+        errors = errors_in(candidate)
+        if any(finding.rule in ("yaml-syntax", "tab-indentation") for finding in errors):
+            return None
+        return len(errors)
 
-    current, applied = textpass.expand_tabs(source, parses)
+    current, applied = textpass.expand_tabs(source, error_count)
     corrections.extend(applied)
     current, applied = textpass.split_dash_keys(current)
     corrections.extend(applied)

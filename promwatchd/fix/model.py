@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from promwatchd.promconfig import Finding
+from promwatchd.redact import redact_text
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,11 @@ class Correction:
     change: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Return the correction's fields, with secrets in the explanation and change masked."""
+        data = asdict(self)
+        data["explanation"] = redact_text(self.explanation)
+        data["change"] = redact_text(self.change)
+        return data
 
     def format_text(self) -> str:
         """Return the correction as one or two text lines for a terminal."""
@@ -38,7 +43,7 @@ class Correction:
         text = f"{where}: [{self.rule}] {status} ({safety}):{path} {self.explanation}"
         if self.change:
             text += f"\n    change: {self.change}"
-        return text
+        return redact_text(text)
 
 
 @dataclass

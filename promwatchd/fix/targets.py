@@ -9,8 +9,10 @@ from typing import Any
 from promwatchd.fix.model import Correction
 from promwatchd.fix.tree import insert_after, line_of, lookup, parse_path, same_style
 from promwatchd.promconfig import Finding
+from promwatchd.redact import MASK
 
 _TARGET_URL = re.compile(r"^(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?(?P<host>[^/?#]+)(?P<path>/[^?#]*)?(?P<rest>[?#].*)?$")
+_USERINFO_PASSWORD = re.compile(r"^([^:@]*):[^@]*@")
 DEFAULT_METRICS_PATH = "/metrics"
 
 
@@ -99,6 +101,8 @@ def _unsafe_reason(job: Any, targets: list[_Target], job_path: str) -> str:
     """Return why moving the URL parts to the job could change what is scraped, or "" when it cannot."""
     schemes = {target.scheme for target in targets}
     paths = {target.path for target in targets}
+    if any("@" in target.host for target in targets):
+        return "a target contains a user name and password (user:password@host); move them to the job's basic_auth, with the password in password_file, and keep host:port in the target"
     if job_path == "/probe":
         return "this looks like a blackbox probe job (metrics_path /probe), where the URL should go to __param_target through relabel_configs"
     if any(target.rest for target in targets):
@@ -125,7 +129,8 @@ def _unsafe_reason(job: Any, targets: list[_Target], job_path: str) -> str:
 
 
 def _suggestion(targets: list[_Target], job_path: str) -> str:
-    changes = [f"{_original(target)} -> {target.host}" for target in targets if _original(target) != target.host]
+    # A suggestion shows the target as it should end up: host:port, without a user or password.
+    changes = [f"{_original(target)} -> {target.host.rpartition('@')[2]}" for target in targets if _original(target) != target.host]
     paths = sorted({target.path for target in targets if target.path and target.path != job_path})
     if len(paths) == 1 and paths[0].rstrip("/").endswith("/metrics"):
         changes.append(f"metrics_path: {paths[0]}")
@@ -136,7 +141,12 @@ def _suggestion(targets: list[_Target], job_path: str) -> str:
 
 def _original(target: _Target) -> str:
     scheme = f"{target.scheme}://" if target.scheme else ""
-    return f"{scheme}{target.host}{target.path}{target.rest}"
+    return f"{scheme}{_without_password(target.host)}{target.path}{target.rest}"
+
+
+def _without_password(host: str) -> str:
+    """Return ``host`` with the password of a ``user:password@`` prefix masked."""
+    return _USERINFO_PASSWORD.sub(rf"\1:{MASK}@", host)
 
 
 def _set_field(job: Any, key: str, value: str) -> None:

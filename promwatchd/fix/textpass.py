@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from promwatchd.fix.model import Correction
 from promwatchd.fix.roundtrip import detect_indentation
+from promwatchd.promconfig.credentials import mask_lines
 
 _LEADING_WHITESPACE = re.compile(r"^[ \t]*")
 
@@ -17,13 +18,15 @@ _ITEM_KEYS = frozenset(
 _DASH_KEY = re.compile(r"^( *)-([A-Za-z_][A-Za-z0-9_]*):(?=\s|$)")
 
 
-def expand_tabs(text: str, parses: Callable[[str], bool]) -> tuple[str, list[Correction]]:
+def expand_tabs(text: str, error_count: Callable[[str], int | None]) -> tuple[str, list[Correction]]:
     """Replace tabs in the indentation of each line with spaces; return the new text and one correction per line.
 
     The candidate tab widths are the file's own space indentation, then 2, 4 and 8, each
-    as a fixed replacement and as tab stops. The first candidate for which ``parses``
-    returns True wins. When none parses, the file's indent unit is used, and the caller's
-    re-validation reports what is still wrong.
+    as a fixed replacement and as tab stops. ``error_count`` returns a candidate's number
+    of validation errors, or None when it does not parse. The candidate with the fewest
+    errors wins, the earliest on a tie, because the width that nests each key under the
+    right parent leaves no unknown fields behind. When none parses, the file's indent unit
+    is used, and the caller's re-validation reports what is still wrong.
     """
     lines = text.splitlines(keepends=True)
     tabbed = [index for index, line in enumerate(lines) if "\t" in _LEADING_WHITESPACE.match(line).group(0)]
@@ -37,9 +40,18 @@ def expand_tabs(text: str, parses: Callable[[str], bool]) -> tuple[str, list[Cor
             candidate = "".join(expand(line, width) if index in tabbed else line for index, line in enumerate(lines))
             if candidate not in candidates:
                 candidates.append(candidate)
-    chosen = next((candidate for candidate in candidates if parses(candidate)), candidates[0])
+    chosen = candidates[0]
+    fewest: int | None = None
+    for candidate in candidates:
+        errors = error_count(candidate)
+        if errors is not None and (fewest is None or errors < fewest):
+            chosen, fewest = candidate, errors
+        if fewest == 0:
+            break
 
-    chosen_lines = chosen.splitlines(keepends=True)
+    # The corrections show lines of the file, so credentials in them are masked.
+    shown_before = [_visible(line) for line in mask_lines([line.rstrip("\n") for line in lines])]
+    shown_after = mask_lines([line.rstrip("\n") for line in chosen.splitlines(keepends=True)])
     corrections = [
         Correction(
             "tab-indentation",
@@ -48,7 +60,7 @@ def expand_tabs(text: str, parses: Callable[[str], bool]) -> tuple[str, list[Cor
             "YAML indentation must use spaces; the tabs in this line's indentation became spaces",
             safe=True,
             applied=True,
-            change=f"{_visible(lines[index])!r} -> {chosen_lines[index].rstrip(chr(10))!r}",
+            change=f"{shown_before[index]!r} -> {shown_after[index]!r}",
         )
         for index in tabbed
     ]

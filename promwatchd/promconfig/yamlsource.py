@@ -8,15 +8,14 @@ excerpt with a caret under the spot.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass, field
 
 import yaml
 
 from promwatchd.promconfig.compose import MAX_NODES, ComposeLimitExceeded, compose_first_document
+from promwatchd.promconfig.credentials import masked_line
 from promwatchd.promconfig.findings import ERROR, Finding
-from promwatchd.redact import MASK, SECRET_KEYS
 
 # Characters that look like a space or nothing in an editor but are not YAML whitespace.
 _INVISIBLE_EXTRA = {"\u00a0", "\u00ad", "\u2028", "\u2029", "\u202f", "\u205f", "\u3000", "\ufeff"}
@@ -64,30 +63,11 @@ def visible(text: str) -> str:
     return "".join(shown)
 
 
-# Config keys whose values are credentials, in prometheus.yml and its HTTP client and discovery settings.
-CREDENTIAL_KEYS = SECRET_KEYS | {
-    "application_secret", "consumer_key", "key_passphrase", "private_key", "service_account_key",
-    "certificate_password", "client_certificate_key", "application_credential_secret", "secrets",
-}
-_KEY_VALUE_LINE = re.compile(r"^(\s*(?:-\s+)?[\"']?([A-Za-z_][\w-]*)[\"']?\s*:\s*)(\S.*)$")
-
-
-def mask_credentials(text: str) -> str:
-    """Return a source line with the value masked when its key names a credential, such as ``password: x``.
-
-    NOTE: a credential in a block scalar or a list item below its key is on another line and is not masked.
-    """
-    match = _KEY_VALUE_LINE.match(text)
-    if match is None or match.group(2).lower() not in CREDENTIAL_KEYS:
-        return text
-    return match.group(1) + MASK
-
-
 def excerpt(lines: list[str], line: int, column: int) -> str:
     """Return the 0-based ``line`` of the source, credentials masked, with a caret under the 0-based ``column``."""
     if not 0 <= line < len(lines):
         return ""
-    text = mask_credentials(lines[line])
+    text = masked_line(lines, line)
     prefix = f"{line + 1:>5} | "
     column = max(0, min(column, len(text)))
     return f"{prefix}{visible(text)}\n{' ' * len(prefix)}{' ' * column}^"
