@@ -153,6 +153,8 @@ def _print_salvaged(path: Path) -> int:
         return EXIT_USAGE
 
     result = salvage_config(text, path.resolve().parent)
+    for description in result.corrected:
+        print(f"promwatchd: corrected {description}", file=sys.stderr)
     for part in result.dropped:
         print(f"promwatchd: dropped {part.describe()}", file=sys.stderr)
     sys.stdout.write(result.text)

@@ -116,6 +116,8 @@ class RecoverySettings(_Section):
 class FallbackSettings(_Section):
     enabled: bool = True
     after_failures: int = Field(default=3, ge=1)
+    salvage: bool = True
+    """Fall back to the user's config with the failing jobs left out, when some of it passes validation; false always uses the minimal config."""
     promtool: str = "promtool"
     """promtool used to validate the user's config before switching back; empty to skip."""
     watch_interval: PositiveSeconds = 2.0

@@ -23,7 +23,7 @@ from promwatchd.assess import Progress, assess
 from promwatchd.atomicfile import write_atomic
 from promwatchd.backends.base import Backend, BackendError, BackendEvent
 from promwatchd.exitcause import classify_exit
-from promwatchd.fallback import FALLBACK_FILE_NAME, minimal_config
+from promwatchd.fallback import FALLBACK_FILE_NAME, minimal_config, salvaged_fallback
 from promwatchd.diagnose.gather import ProcessFacts, Target, gather
 from promwatchd.diagnose.rules import Finding, diagnose, is_blocking
 from promwatchd.machine import (
@@ -352,12 +352,46 @@ class Supervisor:
         if action.config == "user":
             return user_config
 
-        text = minimal_config(self.settings.process.listen_address, self.settings.server.listen_address, user_config)
-        await asyncio.to_thread(write_atomic, self.fallback_path, text.encode("utf-8"))
+        kind = "minimal"
+        # A fallback that itself failed on its config restarts on the minimal config, which always loads.
+        salvage = self.settings.fallback.salvage and action.cause != "config"
+        if salvage and await self._write_salvaged_fallback(user_config):
+            kind = "salvaged"
+        else:
+            text = minimal_config(self.settings.process.listen_address, self.settings.server.listen_address, user_config)
+            await asyncio.to_thread(write_atomic, self.fallback_path, text.encode("utf-8"))
         self._fallback_digest = await asyncio.to_thread(configcheck.file_digest, user_config)
         self._checked_digest = self._fallback_digest
-        log.info("fallback_config_written", path=str(self.fallback_path))
+        log.info("fallback_config_written", path=str(self.fallback_path), kind=kind)
         return self.fallback_path
+
+    async def _write_salvaged_fallback(self, user_config: Path) -> bool:
+        """Write the user's config without its failing jobs as the fallback; return False when it cannot be used."""
+        try:
+            salvaged = await asyncio.to_thread(salvaged_fallback, user_config, self.fallback_path)
+        except Exception as error:  # noqa: BLE001 - the minimal config is the way out of any failure here
+            log.error("fallback_salvage_failed", user_config=str(user_config), error=repr(error))
+            return False
+        if salvaged.text is None:
+            log.info("fallback_salvage_unusable", user_config=str(user_config), reason=salvaged.unusable_reason)
+            return False
+
+        text, result = salvaged.text, salvaged.result
+        # The copy keeps the user's credentials, so only the owner may read it.
+        await asyncio.to_thread(write_atomic, self.fallback_path, text.encode("utf-8"), 0o600)
+        verdict = await configcheck.check_with_promtool(self.settings.fallback.promtool, self.fallback_path)
+        if verdict.valid is False:
+            log.warning("fallback_salvage_rejected", user_config=str(user_config), promtool_output=verdict.output)
+            return False
+        log.info(
+            "fallback_salvaged",
+            user_config=str(user_config),
+            kept_jobs=len(result.kept_jobs),
+            dropped=[part.describe() for part in result.dropped[:20]],
+            dropped_count=len(result.dropped),
+            corrected=result.corrected[:20],
+        )
+        return True
 
     # Producers -------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import signal
+import stat
 import socket
 import time
 from collections.abc import Iterator
@@ -262,6 +263,49 @@ def test_broken_config_fallback(start_daemon: StartDaemon) -> None:
     assert len(changed) == 1
     assert changed[0]["valid"] is True
     assert len(daemon.events("fallback_deactivated")) == 1
+
+
+PARTLY_BROKEN_CONFIG = """\
+global:
+  scrape_interval: 1s
+  external_labels:
+    site: lab
+scrape_configs:
+  - job_name: kept
+    static_configs:
+      - targets: ['127.0.0.1:9']
+  - job_name: broken
+    scrape_intervall: 5s
+    static_configs:
+      - targets: ['127.0.0.1:9']
+"""
+
+
+def test_fallback_keeps_valid_jobs(start_daemon: StartDaemon) -> None:
+    daemon = start_daemon(config_text=PARTLY_BROKEN_CONFIG, wait_state="fallback")
+    digest_before = hashlib.sha256(PARTLY_BROKEN_CONFIG.encode()).hexdigest()
+
+    assert http_status(daemon.prometheus_url("/-/ready")) == 200
+    loaded = prometheus_loaded_config(daemon)
+    assert [job["job_name"] for job in loaded["scrape_configs"]] == ["kept"]
+    assert loaded["global"]["external_labels"] == {"site": "lab", "promwatchd_fallback": "true"}
+    assert sha256(daemon.config_path) == digest_before
+
+    salvaged = daemon.events("fallback_salvaged")
+    assert len(salvaged) == 1
+    assert salvaged[0]["kept_jobs"] == 1
+    assert salvaged[0]["dropped_count"] == 1
+    assert "'broken'" in salvaged[0]["dropped"][0]
+    assert [event["kind"] for event in daemon.events("fallback_config_written")] == ["salvaged"]
+
+
+def test_fallback_minimal_when_salvage_off(start_daemon: StartDaemon) -> None:
+    daemon = start_daemon(changes={"fallback": {"salvage": False}}, config_text=PARTLY_BROKEN_CONFIG, wait_state="fallback")
+
+    loaded = prometheus_loaded_config(daemon)
+
+    assert [job["job_name"] for job in loaded["scrape_configs"]] == ["prometheus", "promwatchd"]
+    assert daemon.events("fallback_salvaged") == []
 
 
 # Signals to the daemon --------------------------------------------------------------
@@ -605,4 +649,7 @@ def test_secret_not_exposed(start_daemon: StartDaemon) -> None:
     assert SECRET.encode() not in status_body
     assert SECRET.encode() not in health_body
     assert SECRET.encode() not in metrics_body
-    assert SECRET not in (daemon.directory / "state" / "fallback-prometheus.yml").read_text()
+    # The fallback keeps the guarded job, and with it the password it needs, in a file only the owner reads.
+    fallback_file = daemon.directory / "state" / "fallback-prometheus.yml"
+    assert "evaluation_interval" not in fallback_file.read_text()
+    assert stat.S_IMODE(fallback_file.stat().st_mode) == 0o600

@@ -104,11 +104,35 @@ def test_salvage_valid_config_unchanged(tmp_path: Path) -> None:
 
 
 def test_salvage_unparsable_file_empty_config(tmp_path: Path, promtool_binary: str) -> None:
-    result = salvage_config("global:\n\tscrape_interval: 15s\nscrape_configs: []\n", tmp_path)
+    result = salvage_config("global:\n  scrape_interval: [15s\nscrape_configs: []\n", tmp_path)
 
     assert result.kept_jobs == []
     assert result.dropped[-1].name == "the whole file"
-    assert "tab" in result.dropped[-1].reason
+    assert "cannot be parsed" in result.dropped[-1].reason
+    assert valid(result.text, tmp_path)
+    assert promtool_accepts(promtool_binary, result.text, tmp_path).returncode == 0
+
+
+def test_salvage_corrects_tabs_first(tmp_path: Path, promtool_binary: str) -> None:
+    text = (
+        "scrape_configs:\n"
+        "  - job_name: node\n"
+        "    static_configs:\n"
+        "\t- targets: ['a:9100']\n"
+        "  - job_name: broken\n"
+        "    scrape_intervall: 5s\n"
+        "  - job_name: other\n"
+        "    static_configs: [{targets: ['b:9100']}]\n"
+    )
+
+    result = salvage_config(text, tmp_path)
+
+    assert result.kept_jobs == ["node", "other"]
+    assert [part.name for part in result.dropped] == ["broken"]
+    assert result.dropped[0].line == 5
+    assert len(result.corrected) == 1
+    assert result.corrected[0].startswith("line 4: ")
+    assert "# corrected line 4: " in result.text
     assert valid(result.text, tmp_path)
     assert promtool_accepts(promtool_binary, result.text, tmp_path).returncode == 0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from promwatchd.fix import roundtrip
+from promwatchd.fix import roundtrip, textpass
 from promwatchd.fix.tree import line_of, parse_path
 from promwatchd.promconfig import Finding, validate_bytes
 from promwatchd.redact import redact_text
@@ -42,11 +42,16 @@ class DroppedPart:
 
 @dataclass
 class SalvageResult:
-    """The salvaged config text, which always passes validation, with the names of the kept jobs and what was dropped."""
+    """The salvaged config text, which always passes validation, with the names of the kept jobs and what was dropped.
+
+    ``corrected`` describes the text corrections made before salvaging, such as tabs in
+    the indentation that became spaces, one line each.
+    """
 
     text: str
     kept_jobs: list[str] = field(default_factory=list)
     dropped: list[DroppedPart] = field(default_factory=list)
+    corrected: list[str] = field(default_factory=list)
 
 
 def salvage_config(text: str, base_dir: Path) -> SalvageResult:
@@ -67,6 +72,41 @@ def _salvage(text: str, base_dir: Path) -> SalvageResult:
     if _errors(text, base_dir) == []:
         return SalvageResult(text, _job_names_of(text))
 
+    text, corrected = _correct_text(text, base_dir)
+    result = _salvage_parsed(text, base_dir)
+    if corrected:
+        result.corrected = corrected
+        result.text = _correction_header(corrected) + result.text
+    return result
+
+
+def _correct_text(text: str, base_dir: Path) -> tuple[str, list[str]]:
+    """Apply fix config's text corrections (tabs in the indentation, ``-key`` without a space) when the result parses.
+
+    One tab would otherwise make the whole file unreadable and drop every job.
+    """
+
+    def error_count(candidate: str) -> int | None:
+        errors = _errors(candidate, base_dir)
+        if any(finding.rule in ("yaml-syntax", "tab-indentation") for finding in errors):
+            return None
+        return len(errors)
+
+    corrected, tab_corrections = textpass.expand_tabs(text, error_count)
+    corrected, dash_corrections = textpass.split_dash_keys(corrected)
+    corrections = tab_corrections + dash_corrections
+    if not corrections or error_count(corrected) is None:
+        return text, []
+    return corrected, [redact_text(f"line {c.line}: {c.explanation} [{c.rule}]") for c in corrections]
+
+
+def _correction_header(corrected: list[str]) -> str:
+    lines = ["# Salvaged by promwatchd: these corrections were made before checking the jobs."]
+    lines.extend(f"# corrected {description}" for description in corrected)
+    return "\n".join(lines) + "\n"
+
+
+def _salvage_parsed(text: str, base_dir: Path) -> SalvageResult:
     yaml = roundtrip.make_yaml(text)
     try:
         document = roundtrip.load(yaml, text)
