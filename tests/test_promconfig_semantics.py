@@ -379,3 +379,59 @@ def test_secrets_never_in_output(config: str, tmp_path: Path) -> None:
     assert report.findings
     assert SECRET not in text
     assert SECRET not in json.dumps(report.to_dict())
+
+
+UUID = "0b4b1d7e-52c4-4b8e-9d34-4b3c2a1f6e10"
+
+
+def _remote_write(block: str) -> str:
+    return "remote_write:\n  - url: http://127.0.0.1:9/write\n" + "".join(f"    {line}\n" for line in block.strip("\n").splitlines())
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        f"azuread:\n  managed_identity:\n    client_id: {UUID}",
+        "azuread:\n  managed_identity: {}",
+        f"azuread:\n  cloud: AzureChina\n  oauth: {{client_id: '{{{UUID}}}', client_secret: s, tenant_id: contoso.onmicrosoft.com}}",
+        f"azuread:\n  workload_identity: {{client_id: {UUID.replace('-', '')}, tenant_id: 'urn:uuid:{UUID}'}}",
+        "azuread:\n  sdk: {tenant_id: contoso}\n  scope: 'https://monitor.azure.com/.default'",
+        f"azuread:\n  certificate: {{client_id: {UUID}, tenant_id: t, certificate_path: /etc/cert.pem}}",
+        "sigv4: {region: eu-west-1}",
+        "sigv4: {access_key: AKIA, secret_key: s, role_arn: 'arn:aws:iam::1:role/r', external_id: e}",
+        "google_iam: {credentials_file: /etc/google.json}",
+    ],
+    ids=["managed identity", "managed identity without id", "oauth", "workload identity", "sdk with scope", "certificate", "sigv4 region", "sigv4 keys", "google_iam"],
+)
+def test_cloud_auth_valid(block: str, tmp_path: Path) -> None:
+    assert _errors(_remote_write(block), tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("block", "expected", "message"),
+    [
+        ("azuread:\n  cloud: Mars\n  sdk: {}", ("invalid-value", "remote_write[0].azuread.cloud"), "must provide a cloud"),
+        ("azuread:\n  cloud: AzurePublic", ("missing-field", "remote_write[0].azuread"), "must provide an Azure Managed Identity"),
+        ("azuread:\n  sdk: {}\n  managed_identity: {}", ("conflicting-fields", "remote_write[0].azuread.sdk"), "cannot provide multiple authentication methods"),
+        ("azuread:\n  managed_identity: {client_id: abc}", ("invalid-value", "remote_write[0].azuread.managed_identity.client_id"), "Managed Identity client_id is invalid"),
+        (f"azuread:\n  oauth: {{client_id: {UUID}, tenant_id: t}}", ("missing-field", "remote_write[0].azuread.oauth.client_secret"), "must provide an Azure OAuth client_secret"),
+        (f"azuread:\n  workload_identity: {{client_id: {UUID}, tenant_id: contoso}}", ("invalid-value", "remote_write[0].azuread.workload_identity.tenant_id"), "Workload Identity tenant_id is invalid"),
+        (f"azuread:\n  certificate: {{client_id: {UUID}, tenant_id: t}}", ("missing-field", "remote_write[0].azuread.certificate.certificate_path"), "certificate_path"),
+        ("azuread:\n  sdk: {}\n  scope: 'a;b'", ("invalid-value", "remote_write[0].azuread.scope"), "scope contains invalid characters"),
+        ("sigv4: {access_key: AKIA}", ("missing-field", "remote_write[0].sigv4.secret_key"), "Access key and Secret Key"),
+        ("sigv4: {secret_key: s}", ("missing-field", "remote_write[0].sigv4.access_key"), "Access key and Secret Key"),
+        ("sigv4: {external_id: e}", ("missing-field", "remote_write[0].sigv4.external_id"), "external_id can only be used with role_arn"),
+    ],
+    ids=["cloud", "no method", "two methods", "managed identity uuid", "oauth secret", "workload tenant uuid", "certificate path", "scope", "sigv4 secret", "sigv4 access", "sigv4 external id"],
+)
+def test_cloud_auth_invalid(block: str, expected: tuple[str, str], message: str, tmp_path: Path) -> None:
+    findings = [f for f in _check(_remote_write(block), tmp_path).findings if f.is_error]
+
+    assert [(f.rule, f.path) for f in findings] == [expected]
+    assert message in findings[0].message
+
+
+def test_sigv4_on_alertmanager_checked(tmp_path: Path) -> None:
+    text = "alerting:\n  alertmanagers:\n    - sigv4: {access_key: AKIA}\n      static_configs: [{targets: ['127.0.0.1:9093']}]\n"
+
+    assert _errors(text, tmp_path) == [("missing-field", "alerting.alertmanagers[0].sigv4.secret_key")]

@@ -9,6 +9,7 @@ import yaml
 
 from promwatchd.durations import format_duration
 from promwatchd.redact import MASK
+from promwatchd.promconfig.cloudauth import SIGV4
 from promwatchd.promconfig.discovery import sd_fields
 from promwatchd.promconfig.httpclient import HTTP_CLIENT_DEFAULTS, HTTP_CLIENT_FIELDS, SECRET, STRING, STRINGS, validate_http_client, with_http_client
 from promwatchd.promconfig.relabel import relabel_list
@@ -281,10 +282,6 @@ def _validate_name_schemes(job: Obj, global_cfg: Obj | None, d: Decoder) -> None
 
 # --- Alerting --------------------------------------------------------------------------------------
 
-SIGV4 = Struct(
-    "sigv4",
-    {"region": STRING, "access_key": STRING, "secret_key": SECRET, "profile": STRING, "role_arn": STRING, "external_id": STRING, "use_fips_sts_endpoint": BOOL, "service_name": STRING},
-)
 
 
 def _validate_alertmanager(obj: Obj, d: Decoder) -> None:

@@ -11,7 +11,8 @@ from promwatchd.promconfig.httpclient import FILE, SECRET, STRING, STRINGS, TLS_
 from promwatchd.promconfig.relabel import relabel_list
 from promwatchd.promconfig.scalars import URL, Base2Bytes, Choice, Duration, is_valid_label_name, is_valid_utf8
 from promwatchd.promconfig.schema import Bool, Decoder, Float, Int, MapOf, Obj, Struct, go_quote, scalar_text
-from promwatchd.promconfig.scrape import NAME_VALIDATION, SIGV4, validate_scrape_protocols
+from promwatchd.promconfig.cloudauth import AZUREAD_CONFIG, GOOGLE_IAM_CONFIG, SIGV4
+from promwatchd.promconfig.scrape import NAME_VALIDATION, validate_scrape_protocols
 
 DURATION = Duration()
 UINT = Int(unsigned=True)
@@ -205,21 +206,6 @@ QUEUE_CONFIG = Struct(
     [_validate_queue],
 )
 
-AZUREAD_CONFIG = Struct(
-    "azuread",
-    {
-        "managed_identity": Struct("managed_identity", {"client_id": STRING}),
-        "workload_identity": Struct("workload_identity", {"client_id": STRING, "tenant_id": STRING, "token_file_path": FILE}),
-        "oauth": Struct("oauth", {"client_id": STRING, "client_secret": SECRET, "tenant_id": STRING}),
-        "sdk": Struct("sdk", {"tenant_id": STRING}),
-        "certificate": Struct(
-            "certificate",
-            {"client_id": STRING, "tenant_id": STRING, "certificate_path": FILE, "certificate_key_path": FILE, "certificate_password": SECRET, "send_certificate_chain": BOOL},
-        ),
-        "cloud": STRING,
-        "scope": STRING,
-    },
-)
 
 
 def _validate_remote_write(obj: Obj, d: Decoder) -> None:
@@ -256,7 +242,7 @@ REMOTE_WRITE_CONFIG = with_http_client(
         "metadata_config": Struct("metadata_config", {"send": BOOL, "send_interval": DURATION, "max_samples_per_send": INT}),
         "sigv4": SIGV4,
         "azuread": AZUREAD_CONFIG,
-        "google_iam": Struct("google_iam", {"credentials_file": FILE}),
+        "google_iam": GOOGLE_IAM_CONFIG,
     },
     [_validate_remote_write],
     {"protobuf_message": "prometheus.WriteRequest", "follow_redirects": True, "enable_http2": False},
