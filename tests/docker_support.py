@@ -37,6 +37,7 @@ import requests
 
 PROMETHEUS_IMAGE_TAG = "promwatchd-test/prometheus:2.42"
 PROMETHEUS_BINARY = Path("/usr/bin/prometheus")
+PROMTOOL_BINARY = Path("/usr/bin/promtool")
 BUSYBOX_BINARY = Path("/bin/busybox")
 DOCKERD_BINARY = "dockerd"
 
@@ -289,14 +290,15 @@ def _copy_into_root(source: Path, rootfs: Path) -> None:
 
 def write_prometheus_build_context(context: Path) -> None:
     """Write the Dockerfile and the files of the test Prometheus image into ``context``."""
-    for binary in (PROMETHEUS_BINARY, BUSYBOX_BINARY):
+    binaries = (PROMETHEUS_BINARY, PROMTOOL_BINARY, BUSYBOX_BINARY)
+    for binary in binaries:
         if not binary.is_file():
             raise FileNotFoundError(
                 f"{binary} not found. Install the Debian package that provides it (prometheus or busybox-static)."
             )
 
     rootfs = context / "rootfs"
-    for binary in (PROMETHEUS_BINARY, BUSYBOX_BINARY):
+    for binary in binaries:
         _copy_into_root(binary, rootfs)
         for library in shared_libraries(binary):
             _copy_into_root(library, rootfs)
@@ -322,8 +324,8 @@ def write_prometheus_build_context(context: Path) -> None:
 def build_prometheus_image(client: docker.DockerClient, tag: str = PROMETHEUS_IMAGE_TAG) -> str:
     """Build the test Prometheus image into the engine of ``client`` and return its tag.
 
-    The image is FROM scratch and contains the host's /usr/bin/prometheus with
-    the libraries ``ldd`` lists, busybox as /bin/sh and /bin/wget for health
+    The image is FROM scratch and contains the host's /usr/bin/prometheus and
+    /usr/bin/promtool, as the official image does, with the libraries ``ldd`` lists, busybox as /bin/sh and /bin/wget for health
     checks, a nobody user, /etc/prometheus/prometheus.yml and a /prometheus data
     directory owned by nobody. It runs as nobody. The build never pulls.
     """

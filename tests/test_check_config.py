@@ -138,3 +138,41 @@ def test_check_config_promtool_text_and_debian_note(tmp_path: Path, capsys: pyte
     assert "promtool" in out
     if "+ds" in out:
         assert "has no kubernetes_sd_configs" in out
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed")
+def test_promtool_command_line_and_stdin(good_file: Path, bad_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["check", "config", "--output", "json", "--promtool", "env promtool", "--promtool-stdin", str(good_file), str(bad_file)])
+    good, bad = json.loads(capsys.readouterr().out)["files"]
+
+    assert code == 1
+    assert good["promtool"]["valid"] is True
+    assert bad["promtool"]["valid"] is False
+    assert "/dev/stdin" in bad["promtool"]["output"]
+    assert "checked its syntax only" in good["promtool"]["note"]
+
+
+def test_named_promtool_missing_reported(good_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["check", "config", "--promtool", "promtool-that-does-not-exist", str(good_file)])
+    out = capsys.readouterr().out
+
+    assert code == 0
+    assert "promtool: not run: 'promtool-that-does-not-exist' not found" in out
+
+
+DOCKER_CLI = shutil.which("docker")
+
+
+@pytest.mark.skipif(DOCKER_CLI is None, reason="docker CLI not installed")
+def test_promtool_inside_container(docker_engine: str, prometheus_container: tuple[str, int], good_file: Path, bad_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    name, _port = prometheus_container
+    command = f"docker -H {docker_engine} exec -i {name} promtool"
+
+    code = main(["check", "config", "--output", "json", "--promtool", command, "--promtool-stdin", str(good_file), str(bad_file)])
+    good, bad = json.loads(capsys.readouterr().out)["files"]
+
+    assert code == 1
+    assert good["promtool"]["valid"] is True, good["promtool"]
+    assert good["promtool"]["version"].startswith("2.42")
+    assert bad["promtool"]["valid"] is False
+    assert bad["promtool"]["exit_code"] == 1

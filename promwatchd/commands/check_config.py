@@ -20,6 +20,8 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 
+DEFAULT_PROMTOOL = "promtool"
+
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``config`` subcommand to ``promwatchd check``."""
@@ -32,7 +34,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--agent", action="store_true", help="check for Prometheus in agent mode (alerting, rule_files and remote_read are not allowed)")
     parser.add_argument("--syntax-only", action="store_true", help="do not check that referenced files (rule files, certificates, credential files) exist; files named in scrape_config_files are still read when present")
     parser.add_argument("--output", choices=["text", "json"], default="text", help="output format (default: text)")
-    parser.add_argument("--promtool", default="promtool", metavar="PATH", help="promtool binary for a second opinion (default: promtool from PATH)")
+    parser.add_argument(
+        "--promtool",
+        default=DEFAULT_PROMTOOL,
+        metavar="COMMAND",
+        help="promtool for a second opinion: a program, or a command line such as 'docker exec -i prometheus promtool' with --promtool-stdin (default: promtool from PATH)",
+    )
+    parser.add_argument(
+        "--promtool-stdin",
+        action="store_true",
+        help="send each file to promtool on standard input, for a promtool that cannot see this file system, such as one inside a container; promtool then checks syntax only",
+    )
     parser.add_argument("--no-promtool", action="store_true", help="do not run promtool for a second opinion")
     parser.add_argument("--processes", type=_positive_int, metavar="N", help="validate a file of 256 KiB or more in up to N processes at the same time (default: the usable CPUs, at most 4; 1 validates in this process only)")
     return parser
@@ -56,10 +68,14 @@ def run(args: argparse.Namespace) -> int:
     from promwatchd.promconfig.parallel import available_processes
 
     promtool = None
+    missing: PromtoolVerdict | None = None
     if not args.no_promtool:
-        from promwatchd.promconfig.promtool import find_promtool, start_promtool
+        from promwatchd.promconfig.promtool import PromtoolVerdict, find_promtool, start_promtool
 
         promtool = find_promtool(args.promtool)
+        if promtool is None and args.promtool != DEFAULT_PROMTOOL:
+            # Asked for by name, so its absence is reported; the default is only used when present.
+            missing = PromtoolVerdict("unknown", None, None, f"{args.promtool!r} not found: check the --promtool command")
     # This command runs no other threads, so the validator may fork to check a large file in parts.
     processes = args.processes or available_processes()
     results: list[tuple[FileReport, PromtoolVerdict | None]] = []
@@ -67,9 +83,9 @@ def run(args: argparse.Namespace) -> int:
         # promtool checks the file while promwatchd does, so its second opinion adds little to the wall time.
         second_run = None
         if promtool is not None and path.is_file():
-            second_run = start_promtool(promtool, path, agent=args.agent, syntax_only=args.syntax_only)
+            second_run = start_promtool(promtool, path, agent=args.agent, syntax_only=args.syntax_only, use_stdin=args.promtool_stdin)
         report = validate_file(path, agent=args.agent, syntax_only=args.syntax_only, processes=processes)
-        second = second_run.verdict() if second_run is not None else None
+        second = second_run.verdict() if second_run is not None else missing
         results.append((report, second if report.readable else None))
 
     if args.output == "json":

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import IO
 
 from promwatchd.redact import redact_text
 
@@ -31,15 +33,25 @@ class PromtoolVerdict:
         return {"version": self.version, "valid": self.valid, "exit_code": self.exit_code, "output": self.output, "note": self.note}
 
 
-def find_promtool(name: str = "promtool") -> str | None:
-    return shutil.which(name)
+def find_promtool(command: str = "promtool") -> tuple[str, ...] | None:
+    """Return the promtool command line with its program found on PATH, or None when it is not found.
+
+    ``command`` is a program, or a command line that runs promtool, such as
+    ``docker exec -i prometheus promtool``.
+    """
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    program = shutil.which(words[0]) if words else None
+    return (program, *words[1:]) if program else None
 
 
 @lru_cache(maxsize=8)
-def promtool_version(binary: str) -> str:
+def promtool_version(command: tuple[str, ...]) -> str:
     """Return the version promtool reports, such as ``2.42.0+ds``, or ``unknown``."""
     try:
-        result = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=PROMTOOL_TIMEOUT_SECONDS, check=False)
+        result = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=PROMTOOL_TIMEOUT_SECONDS, check=False, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     match = re.search(r"version (\S+)", result.stdout + result.stderr)
@@ -49,11 +61,11 @@ def promtool_version(binary: str) -> str:
 class PromtoolRun:
     """A ``promtool check config`` process started in the background; ``verdict`` waits for it."""
 
-    def __init__(self, binary: str, version: str, process: subprocess.Popen | None, error: str = "") -> None:
-        self.binary = binary
+    def __init__(self, version: str, process: subprocess.Popen | None, error: str = "", note: str = "") -> None:
         self.version = version
         self.process = process
         self.error = error
+        self.note = note
 
     def verdict(self) -> PromtoolVerdict:
         """Wait for promtool, at most PROMTOOL_TIMEOUT_SECONDS in all, and return its verdict."""
@@ -67,26 +79,43 @@ class PromtoolRun:
             return PromtoolVerdict(self.version, None, None, f"promtool timed out after {PROMTOOL_TIMEOUT_SECONDS:g}s")
         output = redact_text((stdout + stderr).strip())
         code = self.process.returncode
-        return PromtoolVerdict(self.version, code == 0, code, output, _note(self.version, output))
+        notes = "; ".join(note for note in (self.note, _note(self.version, output)) if note)
+        return PromtoolVerdict(self.version, code == 0, code, output, notes)
 
 
-def start_promtool(binary: str, config_file: Path, agent: bool, syntax_only: bool) -> PromtoolRun:
+def start_promtool(command: tuple[str, ...], config_file: Path, agent: bool, syntax_only: bool, use_stdin: bool = False) -> PromtoolRun:
     """Start ``promtool check config`` on one file with --agent and --syntax-only passed through.
 
-    promtool then checks the file while promwatchd validates it too.
+    promtool then checks the file while promwatchd validates it too. With ``use_stdin``,
+    the file goes to promtool's standard input as /dev/stdin, for a promtool that cannot
+    see this file system, such as one inside a container. promtool then checks the syntax
+    only, because the paths the file names would resolve against /dev.
     """
-    version = promtool_version(binary)
-    command = [binary, "check", "config"]
-    if syntax_only:
-        command.append("--syntax-only")
+    version = promtool_version(command)
+    arguments = [*command, "check", "config"]
+    if syntax_only or use_stdin:
+        arguments.append("--syntax-only")
     if agent:
-        command.append("--agent")
-    command.append(str(config_file))
+        arguments.append("--agent")
+    note = ""
+    stdin: int | IO[bytes] = subprocess.DEVNULL
+    if use_stdin:
+        arguments.append("/dev/stdin")
+        note = "promtool read the file from standard input and checked its syntax only"
+        try:
+            stdin = open(config_file, "rb")  # noqa: SIM115 - closed below, once promtool has its own copy
+        except OSError as error:
+            return PromtoolRun(version, None, f"cannot read {config_file}: {error.strerror}")
+    else:
+        arguments.append(str(config_file))
     try:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
+        process = subprocess.Popen(arguments, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
     except OSError as error:
-        return PromtoolRun(binary, version, None, f"cannot run {binary}: {error.strerror}")
-    return PromtoolRun(binary, version, process)
+        return PromtoolRun(version, None, f"cannot run {command[0]}: {error.strerror}")
+    finally:
+        if use_stdin:
+            stdin.close()
+    return PromtoolRun(version, process, note=note)
 
 
 def _note(version: str, output: str) -> str:
