@@ -585,15 +585,25 @@ class Supervisor:
                 continue
             self._checked_digest = digest
 
-            verdict = await configcheck.check_with_promtool(self.settings.fallback.promtool, user_config)
-            valid = verdict.valid is not False
+            verdict = await configcheck.check_user_config(self.settings.fallback.promtool, user_config)
             log.info(
                 "user_config_changed",
                 path=str(user_config),
                 valid=verdict.valid,
-                promtool_output=redact_text(verdict.output[-500:]),
+                promtool_valid=verdict.promtool.valid,
+                promtool_output=redact_text(verdict.promtool.output[-500:]),
+                errors=verdict.errors[: configcheck.MAX_ERRORS_LOGGED],
+                error_count=len(verdict.errors),
             )
-            self._queue.put_nowait(UserConfigChanged(valid=valid))
+            if verdict.disagree:
+                log.warning(
+                    "config_verdicts_disagree",
+                    path=str(user_config),
+                    promtool_valid=verdict.promtool.valid,
+                    validator_errors=verdict.errors[: configcheck.MAX_ERRORS_LOGGED],
+                    decision="following promtool, which comes with the running Prometheus",
+                )
+            self._queue.put_nowait(UserConfigChanged(valid=verdict.valid))
 
     # Reporting -------------------------------------------------------------------
 

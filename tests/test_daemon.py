@@ -308,6 +308,27 @@ def test_fallback_minimal_when_salvage_off(start_daemon: StartDaemon) -> None:
     assert daemon.events("fallback_salvaged") == []
 
 
+def test_fallback_validates_without_promtool(start_daemon: StartDaemon) -> None:
+    daemon = start_daemon(changes={"fallback": {"promtool": ""}}, config_text=BROKEN_CONFIG, wait_state="fallback")
+
+    # Still broken: promtool is off, so the validator keeps Prometheus on the fallback and says where.
+    write_replacing(daemon.config_path, PARTLY_BROKEN_CONFIG.encode())
+    checked = daemon.wait_for_event("user_config_changed", timeout_seconds=15)
+
+    assert checked["valid"] is False
+    assert checked["promtool_valid"] is None
+    assert checked["error_count"] == 1
+    assert checked["errors"][0].endswith("[unknown-field] scrape_configs[1].scrape_intervall: field scrape_intervall not found in type scrape_config")
+    assert ":10:5 " in checked["errors"][0]
+    assert daemon.status()["fallback_active"] is True
+
+    write_replacing(daemon.config_path, prometheus_config(daemon.prometheus_address).encode())
+    status = daemon.wait_for_state("healthy", timeout_seconds=30)
+
+    assert status["config"] == "user"
+    assert [event["valid"] for event in daemon.events("user_config_changed")] == [False, True]
+
+
 # Signals to the daemon --------------------------------------------------------------
 
 
