@@ -262,3 +262,35 @@ def test_mapping_with_unknown_keys_suggested(tmp_path: Path) -> None:
     assert rules(result, applied=False) == ["mapping-to-list"]
     assert "scrape_interval" in result.corrections[0].explanation
     assert result.fixed == text
+
+
+def test_merged_job_keeps_comments(tmp_path: Path) -> None:
+    text = (
+        "scrape_configs:\n"
+        "  # rack A\n"
+        "  - job_name: node\n"
+        "    static_configs:\n"
+        "      - targets: ['a:9100']   # host a\n"
+        "  # rack B\n"
+        "  - job_name: node\n"
+        "    static_configs:\n"
+        "      - targets: ['b:9100']   # host b\n"
+    )
+
+    result = fix(text, tmp_path)
+
+    assert rules(result) == ["merge-duplicate-jobs"]
+    assert result.remaining == []
+    assert result.fixed.count("job_name: node") == 1
+    for comment in ("# rack A", "# rack B", "# host a", "# host b"):
+        assert comment in result.fixed
+    assert "- targets: ['b:9100']   # host b\n" in result.fixed
+
+
+def test_merged_job_without_comments_joins_targets(tmp_path: Path) -> None:
+    text = "scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: [a:1]\n  - job_name: node\n    static_configs:\n      - targets: [b:1]\n"
+
+    result = fix(text, tmp_path)
+
+    assert rules(result) == ["merge-duplicate-jobs"]
+    assert "- targets: [a:1, b:1]" in result.fixed

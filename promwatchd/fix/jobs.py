@@ -60,9 +60,13 @@ def _only_static_targets_differ(first: Any, second: Any) -> bool:
 
 
 def _merge_target_groups(into: list, groups: list) -> None:
-    """Append each group's targets to a group in ``into`` with the same labels, or append the group."""
+    """Append each group's targets to a group in ``into`` with the same labels, or append the group.
+
+    A group with comments is appended whole, because its comments would be lost with the
+    targets moved out of it. Prometheus reads two groups with the same labels as one.
+    """
     for group in groups:
-        if not isinstance(group, dict):
+        if not isinstance(group, dict) or _has_comments(group):
             into.append(group)
             continue
         same = next(
@@ -82,6 +86,15 @@ def _merge_target_groups(into: list, groups: list) -> None:
             into.append(group)
         else:
             same["targets"].extend(target for target in group["targets"] if target not in same["targets"])
+
+
+def _has_comments(node: Any) -> bool:
+    """Return whether a round-trip node or anything under it carries a comment."""
+    attribute = getattr(node, "ca", None)
+    if attribute is not None and (any(attribute.comment or ()) or any(any(tokens or ()) for tokens in attribute.items.values())):
+        return True
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    return any(_has_comments(child) for child in children)
 
 
 def _free_name(name: str, jobs: list) -> str:
