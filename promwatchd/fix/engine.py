@@ -10,6 +10,8 @@ from ruamel.yaml.error import YAMLError
 
 from promwatchd.fix import jobs, roundtrip, shapes, targets, textpass, timing
 from promwatchd.fix.model import Correction, FixResult
+from promwatchd.fix.splice import splice
+from promwatchd.fix.tree import plain
 from promwatchd.promconfig import Finding, validate_bytes
 
 Handler = Callable[[Any, Finding], "Correction | None"]
@@ -56,7 +58,10 @@ def fix_config_text(text: str, filename: str, base_dir: Path) -> FixResult:
     corrections.extend(applied)
 
     try:
+        before_tree = current
         current = _apply_tree_corrections(current, filename, base_dir, corrections)
+        if current != before_tree:
+            current = _keep_formatting(before_tree, current)
     except Exception:  # noqa: BLE001 - a failed correction must not hide the validation result
         # NOTE: a correction that raised may have been half done, so no tree correction
         # is kept. The findings of the final validation still show what is wrong.
@@ -109,6 +114,22 @@ def _apply_tree_corrections(text: str, filename: str, base_dir: Path, correction
         # Paths now refer to the changed tree, so findings passed over before are tried again.
         tried = set(suggested)
     return current
+
+
+def _keep_formatting(original: str, fixed: str) -> str:
+    """Return ``fixed`` with the lines no correction touched written as in ``original`` (see splice.py).
+
+    Falls back to ``fixed`` as ruamel.yaml wrote it when the spliced text does not read
+    back as the same configuration.
+    """
+    try:
+        yaml = roundtrip.make_yaml(original)
+        baseline = roundtrip.dump(yaml, roundtrip.load(yaml, original))
+        spliced = splice(original, baseline, fixed)
+        same = plain(roundtrip.load(roundtrip.make_yaml(spliced), spliced)) == plain(roundtrip.load(roundtrip.make_yaml(fixed), fixed))
+    except YAMLError:
+        return fixed
+    return spliced if same else fixed
 
 
 def _errors(text: str, filename: str, base_dir: Path) -> list[Finding]:

@@ -93,8 +93,11 @@ def _has_comments(node: Any) -> bool:
     attribute = getattr(node, "ca", None)
     if attribute is not None and (any(attribute.comment or ()) or any(any(tokens or ()) for tokens in attribute.items.values())):
         return True
-    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-    return any(_has_comments(child) for child in children)
+    if isinstance(node, dict):
+        return any(_has_comments(child) for child in node.values())
+    if isinstance(node, list):
+        return any(_has_comments(child) for child in node)
+    return False
 
 
 def _free_name(name: str, jobs: list) -> str:
