@@ -294,3 +294,28 @@ def test_merged_job_without_comments_joins_targets(tmp_path: Path) -> None:
 
     assert rules(result) == ["merge-duplicate-jobs"]
     assert "- targets: [a:1, b:1]" in result.fixed
+
+
+def test_tab_in_block_scalar_kept(tmp_path: Path) -> None:
+    text = (
+        "global:\n\tscrape_interval: 15s\n"
+        "scrape_configs:\n  - job_name: a\n    basic_auth:\n      username: u\n      password: |\n        \tTabPw\n"
+        "    static_configs:\n      - targets: ['a:1']\n"
+    )
+
+    result = fix(text, tmp_path)
+
+    assert "  scrape_interval: 15s\n" in result.fixed
+    assert "        \tTabPw\n" in result.fixed
+    suggested = [c for c in result.corrections if not c.applied]
+    assert [(c.rule, c.line) for c in suggested] == [("tab-indentation", 8)]
+    assert not result.valid
+
+
+def test_blank_tab_line_in_block_scalar_cleared(tmp_path: Path) -> None:
+    text = "scrape_configs:\n  - job_name: a\n    basic_auth:\n      password: |\n        pw\n\t\n    static_configs:\n\t  - targets: ['a:1']\n"
+
+    result = fix(text, tmp_path)
+
+    assert result.valid
+    assert "\t" not in result.fixed

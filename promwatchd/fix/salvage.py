@@ -94,7 +94,7 @@ def _correct_text(text: str, base_dir: Path) -> tuple[str, list[str]]:
 
     corrected, tab_corrections = textpass.expand_tabs(text, error_count)
     corrected, dash_corrections = textpass.split_dash_keys(corrected)
-    corrections = tab_corrections + dash_corrections
+    corrections = [c for c in tab_corrections + dash_corrections if c.applied]
     if not corrections or error_count(corrected) is None:
         return text, []
     return corrected, [redact_text(f"line {c.line}: {c.explanation} [{c.rule}]") for c in corrections]

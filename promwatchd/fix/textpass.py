@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import yaml
+
 from promwatchd.fix.model import Correction
 from promwatchd.fix.roundtrip import detect_indentation
+from promwatchd.promconfig.compose import ComposeLimitExceeded, compose_first_document
 from promwatchd.promconfig.credentials import mask_lines
 
 _LEADING_WHITESPACE = re.compile(r"^[ \t]*")
@@ -49,6 +52,27 @@ def expand_tabs(text: str, error_count: Callable[[str], int | None]) -> tuple[st
         if fewest == 0:
             break
 
+    # A tab at the start of a block scalar's content line may be part of the value, such as a
+    # password, so those lines keep their tabs and the change is only suggested.
+    # A line of only blanks there reads as an empty line once its tabs are gone.
+    in_block = sorted(index for index in _block_scalar_lines(chosen) & set(tabbed) if lines[index].strip(" \t\r\n"))
+    suggested = []
+    if in_block:
+        chosen_lines = chosen.splitlines(keepends=True)
+        chosen = "".join(lines[index] if index in in_block else line for index, line in enumerate(chosen_lines))
+        tabbed = [index for index in tabbed if index not in in_block]
+        suggested = [
+            Correction(
+                "tab-indentation",
+                index + 1,
+                "",
+                "this line is the content of a block scalar (| or >), where a tab may belong to the value, such as a password; replace the tab by hand if it is indentation",
+                safe=False,
+                applied=False,
+            )
+            for index in in_block
+        ]
+
     # The corrections show lines of the file, so credentials in them are masked.
     shown_before = [_visible(line) for line in mask_lines([line.rstrip("\n") for line in lines])]
     shown_after = mask_lines([line.rstrip("\n") for line in chosen.splitlines(keepends=True)])
@@ -64,7 +88,32 @@ def expand_tabs(text: str, error_count: Callable[[str], int | None]) -> tuple[st
         )
         for index in tabbed
     ]
-    return chosen, corrections
+    return chosen, corrections + suggested
+
+
+def _block_scalar_lines(text: str) -> set[int]:
+    """Return the 0-based lines that hold the content of a block scalar (``|`` or ``>``) in ``text``."""
+    try:
+        root, _ = compose_first_document(text, text.splitlines())
+    except (yaml.YAMLError, ComposeLimitExceeded, RecursionError):
+        return set()
+    found: set[int] = set()
+    pending = [root] if root is not None else []
+    seen: set[int] = set()
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            if node.style in ("|", ">"):
+                found.update(range(node.start_mark.line + 1, node.end_mark.line + 1))
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                pending += [key, value]
+        else:
+            pending += node.value
+    return found
 
 
 def _replace_tabs(line: str, width: int) -> str:
