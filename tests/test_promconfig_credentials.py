@@ -133,3 +133,35 @@ def test_broken_pipe_exits_quietly(tmp_path: Path) -> None:
 
     assert code == 141
     assert "Traceback" not in stderr
+
+
+SECRET_TYPES = (
+    "scrape_configs:\n"
+    "  - job_name: a\n"
+    "    proxy_url: http://127.0.0.1:3128\n"
+    "    proxy_connect_header:\n"
+    "      Proxy-Authorization: Basic ProxyHdrKKK\n"
+    "    http_headers:\n"
+    "      X-Auth:\n"
+    "        secrets: HdrSecretLLL\n"
+    "    params:\n"
+    "      token: SecretParamEEE\n"
+    "    static_configs:\n"
+    "      - targets: ['a:1']\n"
+)
+
+
+def test_secret_types_not_shown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "prometheus.yml"
+    path.write_text(SECRET_TYPES)
+
+    assert main(["check", "config", "--no-promtool", str(path)]) == 1
+    check_output = capsys.readouterr().out
+    main(["fix", "config", str(path)])
+    fix_output = capsys.readouterr().out
+
+    for output in (check_output, fix_output):
+        for secret in ("ProxyHdrKKK", "HdrSecretLLL", "SecretParamEEE"):
+            assert secret not in output
+    assert check_output.count("got a scalar") == 3
+    assert "scrape_configs[0].params.token: this field is a list of strings" in fix_output

@@ -40,10 +40,11 @@ class Correction:
         safety = "safe" if self.safe else "unsafe"
         where = f"line {self.line}" if self.line > 0 else "file"
         path = f" {self.path}:" if self.path else ""
-        text = f"{where}: [{self.rule}] {status} ({safety}):{path} {self.explanation}"
+        # The path is not redacted, because a field named token or password is not a secret.
+        text = f"{where}: [{self.rule}] {status} ({safety}):{path} {redact_text(self.explanation)}"
         if self.change:
-            text += f"\n    change: {self.change}"
-        return redact_text(text)
+            text += f"\n    change: {redact_text(self.change)}"
+        return text
 
 
 @dataclass

@@ -10,6 +10,8 @@ from ruamel.yaml.scalarstring import SingleQuotedScalarString
 from promwatchd.fix.model import Correction
 from promwatchd.fix.tree import as_string_item, flow_list, insert_after, line_of, lookup, parse_path
 from promwatchd.promconfig import Finding
+from promwatchd.promconfig.credentials import is_credential_path
+from promwatchd.redact import MASK
 from promwatchd.promconfig.config import CONFIG
 from promwatchd.promconfig.scrape import SCRAPE_CONFIG
 
@@ -36,6 +38,7 @@ def fix_wrong_type(document: Any, finding: Finding) -> Correction | None:
         item = as_string_item(value)
         written_item = f"'{item}'" if isinstance(item, SingleQuotedScalarString) else str(item)
         parent[key] = flow_list([item])
+        shown, shown_item = (MASK, MASK) if is_credential_path(tokens) else (f"{value!s}", written_item)
         return Correction(
             "scalar-to-list",
             line,
@@ -43,7 +46,7 @@ def fix_wrong_type(document: Any, finding: Finding) -> Correction | None:
             "this field is a list of strings; a single value becomes a one-element list (quoting alone does not make a list)",
             safe=True,
             applied=True,
-            change=f"{value!s} -> [{written_item}]",
+            change=f"{shown} -> [{shown_item}]",
         )
 
     if "expected a list of" in finding.message and "got a mapping" in finding.message and isinstance(value, CommentedMap):

@@ -13,11 +13,18 @@ import re
 
 from promwatchd.redact import MASK, SECRET_KEYS
 
-# Config keys whose values are credentials, in prometheus.yml and its HTTP client and discovery settings.
+# Config keys whose values are credentials, in prometheus.yml and its HTTP client and discovery
+# settings. proxy_connect_header's header values are secrets in prometheus/common.
 CREDENTIAL_KEYS = SECRET_KEYS | {
     "application_secret", "consumer_key", "key_passphrase", "private_key", "service_account_key",
     "certificate_password", "client_certificate_key", "application_credential_secret", "secrets",
+    "proxy_connect_header",
 }
+
+
+def is_credential_path(tokens: list[str | int]) -> bool:
+    """Return whether a parsed field path (``["scrape_configs", 0, "basic_auth", "password"]``) leads to a credential."""
+    return any(isinstance(token, str) and token.lower() in CREDENTIAL_KEYS for token in tokens)
 _KEY_VALUE_LINE = re.compile(r"^(\s*(?:-\s+)?[\"']?([A-Za-z_][\w-]*)[\"']?\s*:\s*)(\S.*)$")
 _KEY_LINE = re.compile(r"^[ \t]*(?:-[ \t]+)*[\"']?([A-Za-z_][\w-]*)[\"']?[ \t]*:(?:[ \t]|$)")
 _CONTENT_START = re.compile(r"[ \t]*(?:-[ \t]+)*")

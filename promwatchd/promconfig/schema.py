@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from promwatchd.promconfig.credentials import is_credential_path
 from promwatchd.promconfig.findings import ERROR, WARNING, Finding
 from promwatchd.promconfig.yamlsource import excerpt, invisible_chars
 
@@ -151,7 +152,9 @@ class Type:
         raise NotImplementedError
 
     def type_error(self, node: yaml.Node, d: Decoder, path: str, fix: str = "") -> Invalid:
-        d.error("wrong-type", node, path, f"expected {self.label}, got {describe_node(node, self.secret)}", fix or f"write {self.label} here")
+        # A value under a key that names a credential, such as params.token, is not shown either.
+        secret = self.secret or is_credential_path(re.split(r"[.\[\]]+", path))
+        d.error("wrong-type", node, path, f"expected {self.label}, got {describe_node(node, secret)}", fix or f"write {self.label} here")
         return INVALID
 
 
@@ -260,11 +263,13 @@ class ListOf(Type):
         self.null_rule = null_rule
         # The d.context key that holds the index of the first item, when the list is part of a longer one.
         self.first_index_key = first_index_key
+        # A list of secrets is described without its value in type errors.
+        self.secret = item.secret
         self.label = "a list of strings" if isinstance(item, Scalar) else f"a list of {getattr(item, 'name', 'items')} entries"
 
     def decode(self, node: yaml.Node, d: Decoder, path: str) -> Any:
         if not isinstance(node, yaml.SequenceNode):
-            return self.type_error(node, d, path, self._fix(node))
+            return self.type_error(node, d, path, self._fix(node, path))
         d.spend(len(node.value))
         item_decode = self.item.decode
         first_index = d.context.get(self.first_index_key, 0) if self.first_index_key else 0
@@ -282,9 +287,9 @@ class ListOf(Type):
         # A list with an undecodable item is itself invalid, so the enclosing struct skips its checks.
         return INVALID if INVALID in values else values
 
-    def _fix(self, node: yaml.Node) -> str:
+    def _fix(self, node: yaml.Node, path: str) -> str:
         if isinstance(node, yaml.ScalarNode) and isinstance(self.item, Scalar):
-            if self.item.secret:
+            if self.item.secret or is_credential_path(re.split(r"[.\[\]]+", path)):
                 return "wrap the value in a list: [VALUE]"
             return f"wrap the value in a list: [{_flow_scalar(node.value)}]; quoting alone does not make a list"
         if isinstance(node, yaml.MappingNode):
