@@ -7,9 +7,12 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+def write_atomic(path: Path, data: bytes, mode: int = 0o644, owner: tuple[int, int] | None = None) -> None:
     """Write ``data`` to a temporary file beside ``path``, fsync it, and rename it over ``path``.
 
+    ``owner`` is the (uid, gid) to give the file, such as those of the file it replaces,
+    so that a config stays readable by the group Prometheus runs in. Raises
+    PermissionError when this user may not give the file that owner.
     Blocking: call it through ``asyncio.to_thread`` from async code.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -19,6 +22,8 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if owner is not None and owner != (os.getuid(), os.getgid()):
+            os.chown(temporary, *owner)
         os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:

@@ -113,7 +113,10 @@ def test_fix_write_failed_replace_keeps_original(fixable: Path, monkeypatch: pyt
     assert main(["fix", "config", "--write", str(fixable)]) == 1
 
     assert fixable.read_bytes() == original
-    assert "cannot write" in capsys.readouterr().err
+    output = capsys.readouterr()
+    assert "cannot write" in output.err
+    assert "could not be written; it is unchanged" in output.out
+    assert "run again with --write" not in output.out
     assert sorted(p.name for p in fixable.parent.iterdir()) == ["prometheus.yml"]
 
 
@@ -176,3 +179,18 @@ def test_fix_json_unfixable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert data["valid"] is False
     assert data["written"] is False
     assert data["remaining"][0]["rule"] == "target-with-path"
+
+
+def test_fix_write_keeps_owner(fixable: Path) -> None:
+    # nobody:nogroup (65534) stands for the prometheus user and group of a packaged install.
+    if os.geteuid() != 0:
+        pytest.skip("only root can give the file to another user")
+    os.chown(fixable, 65534, 65534)
+    os.chmod(fixable, 0o640)
+
+    assert main(["fix", "config", "--write", str(fixable)]) == 0
+
+    backups = list(fixable.parent.glob("prometheus.yml.*.bak"))
+    for path in [fixable, *backups]:
+        status = path.stat()
+        assert (status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode)) == (65534, 65534, 0o640)

@@ -105,14 +105,17 @@ def _masked_diff(original: str, fixed: str, path: Path) -> str:
 def write_with_backup(path: Path, original: bytes, fixed: bytes) -> Path:
     """Copy ``path`` to a timestamped backup beside it, then replace it atomically with ``fixed``; return the backup's path.
 
-    Both files get the original's permission bits. A symbolic link is followed, so the
+    Both files get the original's permission bits, owner and group; when this user may
+    not set them, nothing is written and PermissionError is raised. A symbolic link is followed, so the
     file it points to is replaced and the link stays. Raises OSError when either write
     fails; the original file is then unchanged.
     """
     from promwatchd.atomicfile import write_atomic
 
     target = path.resolve()
-    mode = stat.S_IMODE(os.stat(target).st_mode)
+    status = os.stat(target)
+    mode = stat.S_IMODE(status.st_mode)
+    owner = (status.st_uid, status.st_gid)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     backup = target.with_name(f"{target.name}.{stamp}.bak")
     counter = 1
@@ -120,9 +123,9 @@ def write_with_backup(path: Path, original: bytes, fixed: bytes) -> Path:
         counter += 1
         backup = target.with_name(f"{target.name}.{stamp}.{counter}.bak")
 
-    write_atomic(backup, original, mode)
+    write_atomic(backup, original, mode, owner)
     try:
-        write_atomic(target, fixed, mode)
+        write_atomic(target, fixed, mode, owner)
     except OSError:
         backup.unlink(missing_ok=True)
         raise
@@ -149,6 +152,8 @@ def _print_text(result: Any, diff: str, write: bool, written: Path | None) -> No
         print(f"  FAILED: {remain} after the corrections{not_written}")
     elif written is not None:
         print(f" FIXED: wrote {result.filename}; the original is in {written}")
+    elif write and result.changed:
+        print(f"  FAILED: the corrected file passes validation, but {result.filename} could not be written; it is unchanged")
     elif result.changed:
         print(" FIXABLE: the corrected file passes validation; run again with --write to replace the file")
 
