@@ -120,8 +120,10 @@ def test_split_balances_by_size() -> None:
         "scrape_configs:\n  - job_name: a\nscrape_configs:\n  - job_name: b\n",
         "scrape_configs:\n  job_name: a\n",
         "scrape_configs: # the jobs\n",
+        "a: &anchor 1\nscrape_configs:\n  - job_name: a\n  - job_name: b\n",
+        "scrape_configs:\n  - job_name: a\r  - job_name: b\n  - job_name: c\n",
     ],
-    ids=["no list", "flow list", "fewer items than parts", "key twice", "mapping", "empty"],
+    ids=["no list", "flow list", "fewer items than parts", "key twice", "mapping", "empty", "anchor", "lone carriage return"],
 )
 def test_split_declines(text: str) -> None:
     assert split_scrape_configs(text, 2) is None
@@ -212,13 +214,31 @@ def test_scrape_config_files_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         _config(6).replace("team: team-2\n", "team: [team-2\n"),
         # Tab indentation in the second half.
         _config(6).replace("        labels:\n          team: team-2", "        labels:\n\t  team: team-2"),
+        # An item that is not a mapping turns off the checks that span the file.
+        "scrape_configs:\n  - x\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 10s\n",
+        "scrape_configs:\n  -\n" + _config(8).split("scrape_configs:\n")[1].replace("job_name: job-7\n", "job_name: job-6\n"),
+        # An alias or merge key in an item whose anchor is in the global section.
+        "global:\n  scrape_interval: &i 5x\nscrape_configs:\n  - job_name: a\n  - job_name: b\n    scrape_interval: *i\n    scheme: http\n",
+        "x: &d {bogus: 1}\nscrape_configs:\n  - job_name: a\n  - job_name: b\n    <<: *d\n",
+        # An anchor defined again in a later item, and used after the list.
+        "a: &v 30s\nscrape_configs:\n  - job_name: a\n  - job_name: b\n    scrape_interval: &v 15s\nremote_read:\n  - url: http://127.0.0.1:9/r\n    read_recent: *v\n",
+        # Line breaks that libyaml counts and a split by newlines would not.
+        "scrape_configs:\n  - job_name: a # c\r# d\n  - job_name: b\n    bogus: 1\n",
+        "scrape_configs:\n  - job_name: a # c\u2028# d\n  - job_name: b\n    bogus: 1\n",
+        "scrape_configs:\n  - job_name: a\n  - job_name: b\rbogus: 1\nrule_files: [r.yml]\n",
+        # A credential key in one item must not mask the lines of the next item.
+        "scrape_configs:\n  -\n   job_name: a\n   bearer_token: t\n  - job_name: b\n    bad\u00a0key: 1\n",
     ],
-    ids=["quoted over dash", "alias across", "null and block scalar last", "merge tag comment", "crlf", "stray line", "syntax error", "tab"],
+    ids=[
+        "quoted over dash", "alias across", "null and block scalar last", "merge tag comment", "crlf", "stray line", "syntax error", "tab",
+        "scalar item", "null item", "alias to global", "merge from top", "anchor redefined", "lone cr", "line separator", "cr before key", "mask context",
+    ],
 )
 def test_tricky_files_same(text: str, tmp_path: Path) -> None:
     for processes in (2, 4):
-        one_pass, split = _outcomes(text.encode(), tmp_path, processes)
-        assert split == one_pass
+        for options in ({}, {"syntax_only": True}, {"agent": True}):
+            one_pass, split = _outcomes(text.encode(), tmp_path, processes, **options)
+            assert split == one_pass
 
 
 def test_child_failure_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

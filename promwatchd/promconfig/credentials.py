@@ -27,7 +27,6 @@ def is_credential_path(tokens: list[str | int]) -> bool:
     return any(isinstance(token, str) and token.lower() in CREDENTIAL_KEYS for token in tokens)
 _KEY_VALUE_LINE = re.compile(r"^(\s*(?:-\s+)?[\"']?([A-Za-z_][\w-]*)[\"']?\s*:\s*)(\S.*)$")
 _KEY_LINE = re.compile(r"^[ \t]*(?:-[ \t]+)*[\"']?([A-Za-z_][\w-]*)[\"']?[ \t]*:(?:[ \t]|$)")
-_CONTENT_START = re.compile(r"[ \t]*(?:-[ \t]+)*")
 
 
 def mask_credentials(text: str) -> str:
@@ -52,7 +51,8 @@ def mask_lines(lines: list[str]) -> list[str]:
         # A tab counts to the next multiple of 8, as most terminals show it, so a tab-indented
         # line under a credential key counts as nested below it and is masked.
         columns = text.expandtabs(8) if "\t" in text else text
-        column = _CONTENT_START.match(columns).end()
+        # A list item's dash is what nests: "- job_name" at column 2 closes a key at column 3.
+        column = len(columns) - len(columns.lstrip(" \t"))
         while enclosing and enclosing[-1][0] >= column:
             enclosing.pop()
         if any(is_credential for _, is_credential in enclosing):

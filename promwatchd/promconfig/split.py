@@ -19,6 +19,9 @@ import yaml
 _SCRAPE_CONFIGS_KEY = "scrape_configs:"
 _REST_OF_KEY_LINE = re.compile(r"[ \t\r]*(?:#.*)?")
 _CONTENT_LINE = re.compile(r"\n( *)([^ \r\n])")
+# An anchor is written where a node starts: at the start of a line or after a blank, [, { or ,.
+_ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s\[\]{},]", re.MULTILINE)
+_LONE_CARRIAGE_RETURN = re.compile(r"\r(?!\n)")
 _ITEM_LINE = re.compile(r" *-(?:[ \r\n]|\Z)")
 
 
@@ -53,7 +56,7 @@ def split_scrape_configs(text: str, parts: int) -> list[Chunk] | None:
     line, with at least ``parts`` items. Each chunk gets whole items, in order.
     """
     keys = _key_lines(text)
-    if len(keys) != 1 or parts < 2:
+    if len(keys) != 1 or parts < 2 or _has_cross_references(text) or _has_other_line_breaks(text):
         return None
 
     found = _find_items(text, keys[0])
@@ -82,6 +85,23 @@ def split_scrape_configs(text: str, parts: int) -> list[Chunk] | None:
         chunks.append(Chunk("".join(pieces), first_item, tuple(line_of[i] for i in items), end_line, dash_column, tail_line))
         first_item += len(items)
     return chunks
+
+
+def _has_cross_references(text: str) -> bool:
+    """Return whether ``text`` may define an anchor or use a merge key.
+
+    An alias in one chunk may refer to an anchor in another, or to one in the sections
+    around the list, where a chunk reports no findings. A match inside a quoted string
+    only costs the split.
+    """
+    return "<<" in text or ("&" in text and _ANCHOR.search(text) is not None)
+
+
+def _has_other_line_breaks(text: str) -> bool:
+    """Return whether ``text`` has line breaks that libyaml counts but a split by newlines does not."""
+    if any(separator in text for separator in ("\x85", "\u2028", "\u2029")):
+        return True
+    return "\r" in text and _LONE_CARRIAGE_RETURN.search(text) is not None
 
 
 def _key_lines(text: str) -> list[int]:
@@ -200,6 +220,10 @@ def _items_hold(chunk: Chunk, items: list[yaml.Node]) -> bool:
         return False
     limits = chunk.item_lines[1:] + (chunk.end_line,)
     for item, dash_line, limit in zip(items, chunk.item_lines, limits):
+        # An item that is not a mapping makes the whole list invalid, which turns off the
+        # checks that span the file, so every chunk must see it: only one pass can.
+        if not isinstance(item, yaml.MappingNode):
+            return False
         if not dash_line <= item.start_mark.line < limit:
             return False
         last = _last_leaf(item)
