@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import shutil
 from pathlib import Path
 
@@ -176,3 +177,29 @@ def test_promtool_inside_container(docker_engine: str, prometheus_container: tup
     assert good["promtool"]["version"].startswith("2.42")
     assert bad["promtool"]["valid"] is False
     assert bad["promtool"]["exit_code"] == 1
+
+
+def test_promtool_not_run_reported(good_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `false` exits 1 without checking anything, and its --version text is not promtool's.
+    code = main(["check", "config", "--output", "json", "--promtool", "false", str(good_file)])
+    verdict = json.loads(capsys.readouterr().out)["files"][0]["promtool"]
+
+    assert code == 0
+    assert verdict["valid"] is None
+    assert verdict["version"] == "unknown"
+    assert "promtool did not check the file" in verdict["output"]
+
+
+def test_hanging_promtool_stopped(good_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # A fake: a wrapper whose child keeps promtool's output open long after the timeout.
+    monkeypatch.setattr("promwatchd.promconfig.promtool.PROMTOOL_TIMEOUT_SECONDS", 1.0)
+    started = time.monotonic()
+
+    code = main(["check", "config", "--output", "json", "--promtool", "sh -c 'sleep 60; :' sh", str(good_file)])
+    elapsed = time.monotonic() - started
+    verdict = json.loads(capsys.readouterr().out)["files"][0]["promtool"]
+
+    assert code == 0
+    assert elapsed < 10
+    assert verdict["valid"] is None
+    assert "timed out after 1s" in verdict["output"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
@@ -51,11 +53,36 @@ def find_promtool(command: str = "promtool") -> tuple[str, ...] | None:
 def promtool_version(command: tuple[str, ...]) -> str:
     """Return the version promtool reports, such as ``2.42.0+ds``, or ``unknown``."""
     try:
-        result = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=PROMTOOL_TIMEOUT_SECONDS, check=False, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
+        process = _start([*command, "--version"], subprocess.DEVNULL)
+    except OSError:
         return "unknown"
-    match = re.search(r"version (\S+)", result.stdout + result.stderr)
+    finished = _wait(process)
+    if finished is None:
+        return "unknown"
+    match = _VERSION.search(finished[0] + finished[1])
     return match.group(1) if match else "unknown"
+
+
+# promtool prints "promtool, version 2.42.0+ds (branch: ...)"; other programs' version text does not count.
+_VERSION = re.compile(r"^promtool, version (\S+)", re.MULTILINE)
+
+
+def _start(arguments: list[str], stdin: int | IO[bytes]) -> subprocess.Popen:
+    """Start a command in its own process group, so that a timeout can stop it and every process it started."""
+    return subprocess.Popen(arguments, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
+
+
+def _wait(process: subprocess.Popen) -> tuple[str, str] | None:
+    """Return the command's output, or None after killing its process group when it runs past PROMTOOL_TIMEOUT_SECONDS."""
+    try:
+        return process.communicate(timeout=PROMTOOL_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.communicate()
+        return None
 
 
 class PromtoolRun:
@@ -71,14 +98,14 @@ class PromtoolRun:
         """Wait for promtool, at most PROMTOOL_TIMEOUT_SECONDS in all, and return its verdict."""
         if self.process is None:
             return PromtoolVerdict(self.version, None, None, self.error)
-        try:
-            stdout, stderr = self.process.communicate(timeout=PROMTOOL_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.communicate()
+        finished = _wait(self.process)
+        if finished is None:
             return PromtoolVerdict(self.version, None, None, f"promtool timed out after {PROMTOOL_TIMEOUT_SECONDS:g}s")
-        output = redact_text((stdout + stderr).strip())
+        output = redact_text((finished[0] + finished[1]).strip())
         code = self.process.returncode
+        if "Checking " not in output:
+            # promtool names each file it checks, so this output came from the command that should start it.
+            return PromtoolVerdict(self.version, None, code, f"promtool did not check the file (exit {code}): {output[-300:] or 'no output'}")
         notes = "; ".join(note for note in (self.note, _note(self.version, output)) if note)
         return PromtoolVerdict(self.version, code == 0, code, output, notes)
 
@@ -109,7 +136,7 @@ def start_promtool(command: tuple[str, ...], config_file: Path, agent: bool, syn
     else:
         arguments.append(str(config_file))
     try:
-        process = subprocess.Popen(arguments, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
+        process = _start(arguments, stdin)
     except OSError as error:
         return PromtoolRun(version, None, f"cannot run {command[0]}: {error.strerror}")
     finally:
@@ -133,7 +160,8 @@ def first_error_line(output: str) -> str:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     for index, line in enumerate(lines):
         if "FAILED" in line:
-            if line.endswith("unmarshal errors:") and index + 1 < len(lines):
+            # The reason is on the next line when this one ends in a colon, as after "unmarshal errors:".
+            if line.endswith(":") and index + 1 < len(lines):
                 return f"{line} {lines[index + 1]}"
             return line
     return lines[0] if lines else ""
