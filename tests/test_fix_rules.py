@@ -319,3 +319,40 @@ def test_blank_tab_line_in_block_scalar_cleared(tmp_path: Path) -> None:
 
     assert result.valid
     assert "\t" not in result.fixed
+
+
+def test_comma_separated_targets_split(tmp_path: Path) -> None:
+    text = "scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: 'node1:9100, node2:9100'\n"
+
+    result = fix(text, tmp_path)
+
+    assert rules(result) == ["scalar-to-list"]
+    assert result.valid
+    assert "targets: [node1:9100, node2:9100]" in result.fixed
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "readings"),
+    [
+        ("scrape_interval", "15000", "15s if milliseconds, 4h10m if seconds"),
+        ("scrape_timeout", "500", "500ms if milliseconds, 8m20s if seconds"),
+    ],
+)
+def test_large_bare_number_suggested(field: str, value: str, readings: str, tmp_path: Path) -> None:
+    text = f"scrape_configs:\n  - job_name: a\n    {field}: {value}\n    static_configs: [{{targets: ['a:1']}}]\n"
+
+    result = fix(text, tmp_path)
+
+    suggested = [c for c in result.corrections if not c.applied]
+    assert [c.rule for c in suggested] == ["duration-unit"]
+    assert suggested[0].change == f"{value} -> {readings}"
+    assert result.fixed == text
+
+
+def test_bare_number_other_duration_suggested(tmp_path: Path) -> None:
+    text = "remote_write:\n  - url: http://127.0.0.1:9/write\n    remote_timeout: 30\n"
+
+    result = fix(text, tmp_path)
+
+    assert [(c.rule, c.applied) for c in result.corrections] == [("duration-unit", False)]
+    assert "30ms if milliseconds, 30s if seconds" in result.corrections[0].change

@@ -34,6 +34,20 @@ def fix_wrong_type(document: Any, finding: Finding) -> Correction | None:
     key = tokens[-1]
     line = line_of(parent, key)
 
+    if "expected a list of strings" in finding.message and key == "targets" and isinstance(value, str) and "," in value:
+        # A target is host:port and holds no comma, so "a:9100, b:9100" can only mean two targets.
+        items = [part.strip() for part in value.split(",") if part.strip()]
+        parent[key] = flow_list(items)
+        return Correction(
+            "scalar-to-list",
+            line,
+            finding.path,
+            "targets is a list; the comma-separated string becomes one target per entry",
+            safe=True,
+            applied=True,
+            change=f"{value} -> [{', '.join(items)}]",
+        )
+
     if "expected a list of strings" in finding.message and not isinstance(value, (dict, list)) and value is not None:
         item = as_string_item(value)
         written_item = f"'{item}'" if isinstance(item, SingleQuotedScalarString) else str(item)

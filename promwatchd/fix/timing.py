@@ -20,6 +20,9 @@ _BARE_NUMBER = re.compile(r"^\d+$")
 # are left alone: there the intended unit is a guess.
 SECONDS_FIELDS = frozenset({"scrape_interval", "scrape_timeout", "evaluation_interval", "refresh_interval"})
 
+# Above this many seconds a bare number is more likely milliseconds or a typo than seconds.
+MAX_PLAIN_SECONDS = 300
+
 DEFAULT_SCRAPE_INTERVAL = "1m"
 
 
@@ -47,17 +50,8 @@ def fix_duration(document: Any, finding: Finding) -> Correction | None:
     text = str(value).strip()
     line = line_of(parent, key)
 
-    if _BARE_NUMBER.match(text) and key in SECONDS_FIELDS:
-        parent[key] = f"{int(text)}s"
-        return Correction(
-            "duration-unit",
-            line,
-            finding.path,
-            f"a duration needs a unit; {text} is taken as seconds, the only sensible reading for {key}",
-            safe=True,
-            applied=True,
-            change=f"{text} -> {int(text)}s",
-        )
+    if _BARE_NUMBER.match(text):
+        return _bare_number(parent, key, text, line, finding.path)
 
     match = _FRACTION.match(text)
     if match:
@@ -75,6 +69,32 @@ def fix_duration(document: Any, finding: Finding) -> Correction | None:
                 change=f"{text} -> {exact}",
             )
     return None
+
+
+def _bare_number(parent: Any, key: str, text: str, line: int, path: str) -> Correction:
+    """Add the unit ``s`` where seconds are the only sensible reading, else suggest the unit."""
+    seconds = int(text)
+    if key in SECONDS_FIELDS and seconds <= MAX_PLAIN_SECONDS:
+        parent[key] = f"{seconds}s"
+        return Correction(
+            "duration-unit",
+            line,
+            path,
+            f"a duration needs a unit; {text} is taken as seconds, the only sensible reading for {key}",
+            safe=True,
+            applied=True,
+            change=f"{text} -> {seconds}s",
+        )
+    readings = f"{format_duration_ms(seconds)} if milliseconds, {format_duration_ms(seconds * 1000)} if seconds"
+    return Correction(
+        "duration-unit",
+        line,
+        path,
+        f"a duration needs a unit, and {text} could mean more than one length for {key}; write the unit you meant",
+        safe=False,
+        applied=False,
+        change=f"{text} -> {readings}",
+    )
 
 
 def fix_timeout(document: Any, finding: Finding) -> Correction | None:
