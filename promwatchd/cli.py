@@ -42,7 +42,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "--salvage",
         type=Path,
         metavar="FILE",
-        help="print FILE (a prometheus.yml) without the scrape jobs and other parts that fail validation; each dropped part and the reason are listed on stderr and as comments at the top",
+        help="print the fallback the daemon starts when FILE (a prometheus.yml) cannot start: FILE without the scrape jobs and other parts that fail validation, or the minimal config when no job passes; each dropped part and the reason are listed on stderr and as comments at the top",
     )
 
     only = argv[1] if len(argv) >= 2 and argv[0] == "check" else None
@@ -104,9 +104,6 @@ def _run(argv: list[str] | None) -> int:
         return diagnose.run(args)
     if args.command == "fix":
         return load_fix_commands()[args.fix_command].run(args)
-    if args.command == "fallback-config" and args.salvage is not None:
-        return _print_salvaged(args.salvage)
-
     # Imported here: pydantic costs about 150 ms, which the check commands do not need.
     from promwatchd.settings import SettingsError, load_settings
 
@@ -120,6 +117,8 @@ def _run(argv: list[str] | None) -> int:
             print(f"promwatchd: {line}", file=sys.stderr)
         return EXIT_USAGE
 
+    if args.command == "fallback-config" and args.salvage is not None:
+        return _print_salvaged(args.salvage, settings)
     if args.command == "fallback-config":
         return _print_fallback(settings)
 
@@ -142,8 +141,9 @@ def load_fix_commands() -> dict[str, ModuleType]:
     return {"config": fix_config}
 
 
-def _print_salvaged(path: Path) -> int:
-    from promwatchd.fallback import salvage_config
+def _print_salvaged(path: Path, settings: Settings) -> int:
+    """Print the config the daemon falls back to when ``path`` cannot start, with what was left out on stderr."""
+    from promwatchd.fallback import mark_as_fallback, minimal_config, salvage_config
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -157,9 +157,13 @@ def _print_salvaged(path: Path) -> int:
         print(f"promwatchd: corrected {description}", file=sys.stderr)
     for part in result.dropped:
         print(f"promwatchd: dropped {part.describe()}", file=sys.stderr)
-    sys.stdout.write(result.text)
-    return EXIT_OK
+    if result.kept_jobs:
+        sys.stdout.write(mark_as_fallback(result.text, path))
+        return EXIT_OK
 
+    print(f"promwatchd: no scrape job of {path} passes validation, so the fallback is the minimal config", file=sys.stderr)
+    sys.stdout.write(minimal_config(settings.process.listen_address, settings.server.listen_address, path))
+    return EXIT_OK
 
 if __name__ == "__main__":
     sys.exit(main())
