@@ -13,7 +13,11 @@ from pathlib import Path
 
 import yaml
 
+from promwatchd.promconfig.rulefile import check_rule_file
 from promwatchd.promconfig.schema import Decoder, Obj, go_quote
+
+# Bound on the rule files whose contents are checked, so that a broad glob stays quick.
+MAX_RULE_FILES = 1000
 
 
 def resolve(base_dir: Path, name: str) -> Path:
@@ -40,8 +44,13 @@ def _readable_file_problem(path: Path) -> str | None:
 
 
 def check_rule_files(config: Obj, base_dir: Path, d: Decoder) -> None:
-    """Check each rule_files entry: directories and unreadable files are errors, globs matching nothing get a warning."""
+    """Check each rule_files entry and the rule files it names.
+
+    Directories and unreadable files are errors, and globs matching nothing get a warning.
+    The contents of the first MAX_RULE_FILES files are checked as rule files.
+    """
     node = config.nodes.get("rule_files")
+    checked = 0
     for index, pattern in enumerate(config.get("rule_files") or ()):
         if not isinstance(pattern, str) or not isinstance(node, yaml.SequenceNode):
             continue
@@ -54,6 +63,9 @@ def check_rule_files(config: Obj, base_dir: Path, d: Decoder) -> None:
         for match in matches:
             problem = _readable_file_problem(match)
             if problem is None:
+                if checked < MAX_RULE_FILES:
+                    checked += 1
+                    d.findings.extend(check_rule_file(match, d.context.get("global_name_validation_scheme", "utf8")))
                 continue
             if match.is_dir():
                 fix = f"name the files, such as {pattern.rstrip('/')}/*.yml (use the extension the rule files have)"
