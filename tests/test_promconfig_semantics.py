@@ -325,14 +325,19 @@ def test_rule_files_resolved_relative_to_config(tmp_path: Path) -> None:
 def test_referenced_files_checked_unless_syntax_only(tmp_path: Path) -> None:
     config = _job("basic_auth: {username: u, password_file: secret.txt}\ntls_config: {ca_file: ca.pem}")
 
-    assert _errors(config, tmp_path, syntax_only=True) == []
-    assert sorted(_errors(config, tmp_path, syntax_only=False)) == [
-        ("file-not-found", "scrape_configs[0].basic_auth.password_file"),
-        ("file-not-found", "scrape_configs[0].tls_config.ca_file"),
+    assert _check(config, tmp_path, syntax_only=True).findings == []
+    # promtool fails a missing TLS client certificate; Prometheus reads the password and CA files when it scrapes.
+    with_client_cert = config.replace("{ca_file: ca.pem}", "{ca_file: ca.pem, cert_file: c.pem, key_file: k.pem}")
+    findings = _check(with_client_cert, tmp_path, syntax_only=False).findings
+    assert sorted((f.severity, f.rule, f.path) for f in findings) == [
+        ("error", "file-not-found", "scrape_configs[0].tls_config.cert_file"),
+        ("error", "file-not-found", "scrape_configs[0].tls_config.key_file"),
+        ("warning", "file-not-found", "scrape_configs[0].basic_auth.password_file"),
+        ("warning", "file-not-found", "scrape_configs[0].tls_config.ca_file"),
     ]
     (tmp_path / "secret.txt").write_text("x")
     (tmp_path / "ca.pem").write_text("x")
-    assert _errors(config, tmp_path, syntax_only=False) == []
+    assert _check(config, tmp_path, syntax_only=False).findings == []
 
 
 def test_scrape_config_files_jobs_checked(tmp_path: Path) -> None:

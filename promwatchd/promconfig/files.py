@@ -19,6 +19,12 @@ from promwatchd.promconfig.schema import Decoder, Obj, go_quote
 # Bound on the rule files whose contents are checked, so that a broad glob stays quick.
 MAX_RULE_FILES = 1000
 
+# Referenced files whose absence promtool check config (3.14) reports as an error: the
+# authorization credentials file (bearer_token_file becomes one) and the TLS client
+# certificate and key. Prometheus reads the others, such as password_file and ca_file,
+# only when a request needs them, so a missing one is a warning.
+PROMTOOL_CHECKED_FILES = frozenset({"credentials_file", "bearer_token_file", "cert_file", "key_file"})
+
 
 def resolve(base_dir: Path, name: str) -> Path:
     path = Path(name)
@@ -82,6 +88,13 @@ def check_referenced_files(base_dir: Path, d: Decoder) -> None:
                 d.warn("glob-matches-nothing", node, path, f"{go_quote(name)} matches no file yet (relative to {base_dir})", "create the file, or check the path; file discovery finds no targets until it exists")
             continue
         problem = _readable_file_problem(resolve(base_dir, name))
-        if problem is not None:
-            rule = "file-not-found" if problem == "does not exist" else "file-unreadable"
-            d.error(rule, node, path, f"file {go_quote(name)} {problem} (relative to {base_dir})", "fix the path, create the file, or fix its permissions")
+        if problem is None:
+            continue
+        rule = "file-not-found" if problem == "does not exist" else "file-unreadable"
+        where = "" if Path(name).is_absolute() else f" (relative to {base_dir})"
+        message = f"file {go_quote(name)} {problem}{where}"
+        fix = "fix the path, create the file, or fix its permissions"
+        if path.rsplit(".", 1)[-1] in PROMTOOL_CHECKED_FILES:
+            d.error(rule, node, path, message, fix)
+        else:
+            d.warn(rule, node, path, f"{message}; Prometheus starts, but requests that need it fail until it exists", fix)
