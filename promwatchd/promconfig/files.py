@@ -15,9 +15,13 @@ import yaml
 
 from promwatchd.promconfig.rulefile import check_rule_file
 from promwatchd.promconfig.schema import Decoder, Obj, go_quote
+from promwatchd.promconfig.sdfile import check_sd_file
 
 # Bound on the rule files whose contents are checked, so that a broad glob stays quick.
 MAX_RULE_FILES = 1000
+
+# Bound on the file_sd files whose contents are checked.
+MAX_SD_FILES = 1000
 
 # Referenced files whose absence promtool check config (3.14) reports as an error: the
 # authorization credentials file (bearer_token_file becomes one) and the TLS client
@@ -81,11 +85,20 @@ def check_rule_files(config: Obj, base_dir: Path, d: Decoder) -> None:
 
 
 def check_referenced_files(base_dir: Path, d: Decoder) -> None:
-    """Check every file path recorded while decoding (credentials, certificates, file_sd files)."""
+    """Check every file path recorded while decoding (credentials, certificates, file_sd files).
+
+    The contents of the first MAX_SD_FILES file_sd files are checked as target groups.
+    """
+    checked_sd_files = 0
     for name, node, path, is_glob in d.context.get("files", ()):
         if is_glob:
-            if not expand_glob(base_dir, name):
+            matches = expand_glob(base_dir, name)
+            if not matches:
                 d.warn("glob-matches-nothing", node, path, f"{go_quote(name)} matches no file yet (relative to {base_dir})", "create the file, or check the path; file discovery finds no targets until it exists")
+            for match in matches:
+                if checked_sd_files < MAX_SD_FILES and match.is_file():
+                    checked_sd_files += 1
+                    d.findings.extend(check_sd_file(match))
             continue
         problem = _readable_file_problem(resolve(base_dir, name))
         if problem is None:

@@ -12,13 +12,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from promwatchd.promconfig.findings import ERROR, Finding
+from promwatchd.promconfig.findings import Finding
+from promwatchd.promconfig.readfile import read_referenced_file
 from promwatchd.promconfig.scalars import Duration, is_valid_label_name, is_valid_utf8
 from promwatchd.promconfig.schema import DecodeLimitExceeded, Decoder, Int, ListOf, MapOf, Obj, Scalar, Struct, go_quote
 from promwatchd.promconfig.yamlsource import parse_document
-
-# Bound on the bytes read from one rule file.
-MAX_RULE_FILE_BYTES = 64 * 1024 * 1024
 
 _BINARY_OPERATORS = ("==", "!=", ">=", "<=", "+", "-", "*", "/", "%", "^", ">", "<", ",")
 _BINARY_KEYWORDS = ("and", "or", "unless", "atan2", "by", "without", "on", "ignoring", "group_left", "group_right", "offset", "@")
@@ -161,13 +159,9 @@ RULE_FILE = Struct("rule file", {"groups": ListOf(RULE_GROUP)}, [_validate_group
 def check_rule_file(path: Path, name_validation_scheme: str) -> list[Finding]:
     """Return the findings of one rule file, each with the rule file's name, line and column."""
     name = str(path)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_RULE_FILE_BYTES + 1)
-    except OSError as error:
-        return [Finding(ERROR, "file-unreadable", name, 0, 0, "", f"cannot read the rule file: {error.strerror}", "check the path and permissions")]
-    if len(data) > MAX_RULE_FILE_BYTES:
-        return [Finding(ERROR, "file-too-large", name, 0, 0, "", f"the rule file is larger than {MAX_RULE_FILE_BYTES} bytes and was not checked", "split the rules into several files")]
+    data = read_referenced_file(path, "rule file", "split the rules into several files")
+    if isinstance(data, Finding):
+        return [data]
 
     document = parse_document(data, name)
     findings = list(document.findings)
