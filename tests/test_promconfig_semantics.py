@@ -440,3 +440,36 @@ def test_sigv4_on_alertmanager_checked(tmp_path: Path) -> None:
     text = "alerting:\n  alertmanagers:\n    - sigv4: {access_key: AKIA}\n      static_configs: [{targets: ['127.0.0.1:9093']}]\n"
 
     assert _errors(text, tmp_path) == [("missing-field", "alerting.alertmanagers[0].sigv4.secret_key")]
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "fix"),
+    [
+        ("scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: [a:1, b:2\n    relabel_configs: []\n", "which started at line 4, column 18", "close the bracket"),
+        ("scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - regex: *foo\n", "undefined alias", "quote it"),
+        ("global:\n  external_labels:\n    owner: @team\n", "cannot start any token", "cannot start with @"),
+    ],
+    ids=["unclosed bracket", "alias", "at sign"],
+)
+def test_syntax_error_fix_hints(text: str, message: str, fix: str, tmp_path: Path) -> None:
+    findings = [f for f in _check(text, tmp_path).findings if f.rule == "yaml-syntax"]
+
+    assert len(findings) == 1
+    assert message in findings[0].message
+    assert fix in findings[0].fix
+
+
+def test_missing_space_after_colon_hint(tmp_path: Path) -> None:
+    findings = _check("global:\n  scrape_interval:15s\n", tmp_path).findings
+
+    assert [(f.rule, f.path) for f in findings] == [("wrong-type", "global")]
+    assert "add a space after the colon: 'scrape_interval: 15s'" in findings[0].fix
+
+
+def test_excerpt_of_huge_line_windowed(tmp_path: Path) -> None:
+    text = "scrape_configs: " + "[" * 5000 + "\n"
+
+    findings = [f for f in _check(text, tmp_path).findings if f.excerpt]
+
+    assert findings
+    assert all(len(line) < 200 for f in findings for line in f.excerpt.splitlines())

@@ -356,6 +356,9 @@ class MapOf(Type):
 
 Validator = Callable[["Obj", Decoder], None]
 
+# A key and value written without the space after the colon, such as "scrape_interval:15s".
+_GLUED_KEY = re.compile(r"^([A-Za-z_][\w-]*):(\S.*)$")
+
 
 class Struct(Type):
     """A Go struct: known fields only, then ``validators`` in order; ``defaults`` are Go's defaults."""
@@ -389,6 +392,9 @@ class Struct(Type):
     def _fix(self, node: yaml.Node) -> str:
         if isinstance(node, yaml.SequenceNode):
             return f"write a single mapping of {self.name} fields here, not a list"
+        glued = _GLUED_KEY.match(node.value) if isinstance(node, yaml.ScalarNode) and isinstance(node.value, str) else None
+        if glued and glued.group(1) in self.fields:
+            return f"add a space after the colon: '{glued.group(1)}: {glued.group(2)}' is a field, '{glued.group(1)}:{glued.group(2)}' is one string"
         return f"write a mapping of {self.name} fields here"
 
     def _decode_fields(self, obj: Obj, pairs: list[tuple[yaml.Node, yaml.Node]], d: Decoder) -> None:

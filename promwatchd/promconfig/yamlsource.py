@@ -68,9 +68,18 @@ def excerpt(lines: list[str], line: int, column: int) -> str:
     if not 0 <= line < len(lines):
         return ""
     text = masked_line(lines, line)
-    prefix = f"{line + 1:>5} | "
     column = max(0, min(column, len(text)))
+    if len(text) > MAX_EXCERPT_CHARS:
+        # A window of the line around the column, so that a huge line stays readable.
+        start = max(0, min(column - MAX_EXCERPT_CHARS // 2, len(text) - MAX_EXCERPT_CHARS))
+        text = ("…" if start else "") + text[start : start + MAX_EXCERPT_CHARS] + ("…" if start + MAX_EXCERPT_CHARS < len(text) else "")
+        column = column - start + (1 if start else 0)
+    prefix = f"{line + 1:>5} | "
     return f"{prefix}{visible(text)}\n{' ' * len(prefix)}{' ' * column}^"
+
+
+# Characters of a source line shown in an excerpt.
+MAX_EXCERPT_CHARS = 160
 
 
 @dataclass
@@ -173,7 +182,11 @@ def _syntax_findings(error: yaml.MarkedYAMLError, lines: list[str], filename: st
     if error.context:
         message += f" ({error.context})"
 
-    fix = "fix the YAML syntax at this position"
+    opened = error.context_mark
+    if opened is not None and mark is not None and (opened.line, opened.column) != (mark.line, mark.column):
+        message += f", which started at line {opened.line + 1}, column {opened.column + 1}"
+
+    fix = _syntax_fix(problem, lines, line, column)
     near = lines[line] if 0 <= line < len(lines) else ""
     named = invisible_chars(near)
     if named:
@@ -183,6 +196,25 @@ def _syntax_findings(error: yaml.MarkedYAMLError, lines: list[str], filename: st
     findings = [Finding(ERROR, "yaml-syntax", filename, line + 1, column + 1, "", message, fix, excerpt(lines, line, column))]
     findings.extend(_tab_indentation_findings(lines, filename))
     return findings
+
+
+def _syntax_fix(problem: str, lines: list[str], line: int, column: int) -> str:
+    """Return the likely fix for a YAML syntax error, from libyaml's problem and the character at the spot."""
+    text = lines[line] if 0 <= line < len(lines) else ""
+    char = text[column] if 0 <= column < len(text) else ""
+    if "undefined alias" in problem:
+        return "a value that starts with * is read as an alias; quote it, such as '*.example.com'"
+    if "cannot start any token" in problem and char in "@`":
+        return f"a plain value cannot start with {char}; quote the value"
+    if "mapping values are not allowed" in problem:
+        return "quote a value that contains ': ', or indent this line under its parent key"
+    if "could not find expected ':'" in problem:
+        return "add ': ' after the key, or line this up with its sibling keys"
+    if "did not find expected" in problem or "expected ',' or" in problem:
+        return "close the bracket or quote that the error says started earlier, or remove the stray one"
+    if "expected <block end>" in problem:
+        return "indent this line to match its sibling keys, or to be a child of the key above"
+    return "fix the YAML syntax at this position"
 
 
 def _tab_indentation_findings(lines: list[str], filename: str) -> list[Finding]:
