@@ -203,3 +203,18 @@ def test_hanging_promtool_stopped(good_file: Path, monkeypatch: pytest.MonkeyPat
     assert elapsed < 10
     assert verdict["valid"] is None
     assert "timed out after 1s" in verdict["output"]
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed")
+def test_promtool_2_disagreement_noted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A label name that Prometheus 3 accepts (UTF-8 names) and promtool 2.42 rejects.
+    path = tmp_path / "p.yml"
+    path.write_text("scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: [a:1]\n        labels:\n          bad-label: x\n")
+
+    main(["check", "config", "--output", "json", str(path)])
+    verdict = json.loads(capsys.readouterr().out)["files"][0]["promtool"]
+
+    if not verdict["version"].startswith("2."):
+        pytest.skip(f"promtool {verdict['version']} checks as Prometheus 3 does")
+    assert verdict["valid"] is False
+    assert "checks as Prometheus 2.x does, promwatchd as 3.x does" in verdict["note"]

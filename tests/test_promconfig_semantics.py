@@ -473,3 +473,28 @@ def test_excerpt_of_huge_line_windowed(tmp_path: Path) -> None:
 
     assert findings
     assert all(len(line) < 200 for f in findings for line in f.excerpt.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("text", "fix"),
+    [
+        ("rules: [a.yml]\n", "did you mean rule_files?"),
+        ("alertmanagers: []\n", "move alertmanagers under alerting"),
+        ("scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: repalce\n        target_label: x\n", "did you mean replace?"),
+    ],
+    ids=["rules", "alertmanagers", "action typo"],
+)
+def test_common_mistake_suggestions(text: str, fix: str, tmp_path: Path) -> None:
+    findings = [f for f in _check(text, tmp_path).findings if f.is_error]
+
+    assert len(findings) == 1
+    assert fix in findings[0].fix
+
+
+def test_target_fix_keeps_scheme_and_query(tmp_path: Path) -> None:
+    text = _job("scheme: https\nstatic_configs:\n  - targets: ['http://app:8080/metrics?x=1', 'web:8080/metrics']")
+
+    fixes = [f.fix for f in _check(text, tmp_path).findings if f.is_error]
+
+    assert fixes[0] == "remove 'http://': write 'app:8080' and set scheme: http on the job (it is https now), and move the path /metrics to metrics_path, and the query x=1 to params"
+    assert fixes[1] == "write 'web:8080' as the target, and move the path /metrics to metrics_path"

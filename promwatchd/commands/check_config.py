@@ -86,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
             second_run = start_promtool(promtool, path, agent=args.agent, syntax_only=args.syntax_only, use_stdin=args.promtool_stdin)
         report = validate_file(path, agent=args.agent, syntax_only=args.syntax_only, processes=processes)
         second = second_run.verdict() if second_run is not None else missing
+        if second is not None and second.valid is not None and second.valid != report.valid and second.version.startswith("2."):
+            second = _with_version_note(second)
         results.append((report, second if report.readable else None))
 
     if args.output == "json":
@@ -98,6 +100,14 @@ def run(args: argparse.Namespace) -> int:
     if any(not report.valid for report, _ in results):
         return EXIT_INVALID
     return EXIT_OK
+
+
+def _with_version_note(second: PromtoolVerdict) -> PromtoolVerdict:
+    """Add to a disagreeing promtool 2.x verdict that the two check against different Prometheus versions."""
+    from dataclasses import replace
+
+    note = f"promtool {second.version} checks as Prometheus 2.x does, promwatchd as 3.x does; if your Prometheus is 2.x, promtool's verdict is the one that counts"
+    return replace(second, note="; ".join(part for part in (second.note, note) if part))
 
 
 def _print_json(results: list[tuple[FileReport, PromtoolVerdict | None]]) -> None:

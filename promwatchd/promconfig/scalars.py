@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from functools import lru_cache
 from typing import Any
@@ -258,5 +259,7 @@ class Choice(Scalar):
         value = text.lower() if self.lower else text
         if value in self.choices or (self.allow_empty and value == ""):
             return value
-        d.error("invalid-value", node, path, self.message.format(value=text, quoted=go_quote(text)), self.choice_fix)
+        close = difflib.get_close_matches(value, self.choices, n=1, cutoff=0.7)
+        fix = f"did you mean {close[0]}? ({self.choice_fix})" if close else self.choice_fix
+        d.error("invalid-value", node, path, self.message.format(value=text, quoted=go_quote(text)), fix)
         return INVALID

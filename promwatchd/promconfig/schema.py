@@ -356,6 +356,16 @@ class MapOf(Type):
 
 Validator = Callable[["Obj", Decoder], None]
 
+# Keys that users write in the wrong place or under another name, with the fix, by struct name.
+_KNOWN_MISPLACED = {
+    "config": {
+        "rules": "did you mean rule_files? It lists the rule files to load, such as rule_files: [rules/*.yml]",
+        "alertmanagers": "move alertmanagers under alerting: write alerting:, then alertmanagers: indented below it",
+        "scrape_config": "did you mean scrape_configs?",
+        "remote_writes": "did you mean remote_write?",
+    },
+}
+
 # A key and value written without the space after the colon, such as "scrape_interval:15s".
 _GLUED_KEY = re.compile(r"^([A-Za-z_][\w-]*):(\S.*)$")
 
@@ -439,6 +449,8 @@ class Struct(Type):
                 where = ancestor_path or "the top level"
                 fix = f"move {key} to the {ancestor.name} at {where}: it is a {ancestor.name} field, not a {self.name} field"
                 break
+        if not fix and key in _KNOWN_MISPLACED.get(self.name, {}):
+            fix = _KNOWN_MISPLACED[self.name][key]
         if not fix:
             close = difflib.get_close_matches(key, list(self.fields), n=1, cutoff=0.75)
             if close:

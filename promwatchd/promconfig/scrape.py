@@ -81,13 +81,14 @@ def _check_target(target: str, node: yaml.Node, path: str, job: Obj, d: Decoder)
         host, _, url_path = rest.partition("/")
         userinfo, at, bare_host = host.rpartition("@")
         fix = f"remove {scheme_match.group(0)!r}: write {bare_host!r}"
-        if scheme == "https":
-            fix += " and set scheme: https on the job"
+        job_scheme = job.get("scheme") or "http"
+        if scheme != job_scheme:
+            fix += f" and set scheme: {scheme} on the job (it is {job_scheme} now)"
         if at:
             fix += ", and move the credentials to basic_auth"
             target = f"{scheme_match.group(0)}{userinfo.partition(':')[0]}:{MASK}@{bare_host}" + (f"/{url_path}" if url_path else "")
         if url_path:
-            fix += f", and move the path /{url_path} to metrics_path"
+            fix += _path_fix(url_path)
         if job.get("metrics_path") == "/probe":
             fix = "for a probe (blackbox) job keep the URL, but pass it as the target parameter: relabel __address__ to __param_target and set __address__ to the exporter"
         d.error("target-with-scheme", node, path, f"{go_quote(target)} is not a valid hostname: a target is host:port, without a URL scheme", fix)
@@ -99,12 +100,23 @@ def _check_target(target: str, node: yaml.Node, path: str, job: Obj, d: Decoder)
             node,
             path,
             f"{go_quote(target)} is not a valid hostname: a target is host:port, without a URL path",
-            f"write {host!r} as the target and set metrics_path: /{url_path} on the job (or /{url_path}/metrics if the path is only a prefix)",
+            f"write {host!r} as the target" + _path_fix(url_path),
         )
         return
     problem = _host_port_problem(target)
     if problem:
         d.warn("invalid-target", node, path, f"target {go_quote(target)} {problem}", "write the target as host:port, such as node1.example.internal:9100")
+
+
+def _path_fix(url_path: str) -> str:
+    """Return the part of a fix that moves a target's URL path to metrics_path and its query to params."""
+    path, _, query = url_path.partition("?")
+    fix = f", and move the path /{path} to metrics_path"
+    if not path.rstrip("/").endswith("metrics"):
+        fix += f" (or /{path.rstrip('/')}/metrics if the path is only a prefix)"
+    if query:
+        fix += f", and the query {query} to params"
+    return fix
 
 
 def _host_port_problem(target: str) -> str | None:
