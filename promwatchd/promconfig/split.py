@@ -4,9 +4,11 @@ Each chunk is the whole file with the scrape_configs items of the other chunks r
 empty lines, so every line keeps its number and column. The sections around the list
 (global, alerting, remote_write and the others) stay as they are.
 
-The split reads lines, not YAML, so it only proposes item boundaries. Whoever parses a
-chunk must confirm them with ``boundaries_hold`` on the parsed list, and validate the whole
-file in one piece when they do not hold or when a chunk fails to parse.
+The split reads lines, not YAML, so it only proposes item boundaries. The caller that
+parses a chunk confirms them with ``boundaries_hold`` on the parsed list, and validates the
+whole file in one piece when they do not hold or when a chunk fails to parse. Files with
+anchors or merge keys (an alias may reach into another chunk), and files with line breaks
+other than LF and CRLF (libyaml counts them, the split does not), are not split at all.
 """
 
 from __future__ import annotations
