@@ -246,3 +246,26 @@ def test_salvage_second_round_keeps_input_lines(tmp_path: Path) -> None:
     assert described[1].startswith("scrape job 'bad' (scrape_configs[0], line 5)")
     assert described[2].startswith("scrape job 'slow' (scrape_configs[1], line 9): scrape timeout greater than scrape interval")
     assert valid(result.text, tmp_path)
+
+
+def test_salvage_by_lines_keeps_other_lines(tmp_path: Path, promtool_binary: str) -> None:
+    jobs = "".join(f"  - job_name: job-{i}   # job {i}\n    static_configs:\n    - targets: ['h{i}:9100']\n" for i in range(300))
+    text = "global:\n  scrape_interval: 15s\nscrape_configs:\n" + jobs.replace("  - job_name: job-150   # job 150\n", "  - job_name: job-150   # job 150\n    bogus: 1\n")
+
+    result = salvage_config(text, tmp_path, slow_allowed=False)
+
+    assert [(part.name, part.line) for part in result.dropped] == [("job-150", 454)]
+    assert len(result.kept_jobs) == 299
+    # Every kept job keeps its comment and its own indentation, as only whole lines were cut.
+    assert "  - job_name: job-151   # job 151\n    static_configs:\n    - targets: ['h151:9100']\n" in result.text
+    assert valid(result.text, tmp_path)
+    assert promtool_accepts(promtool_binary, result.text, tmp_path).returncode == 0
+
+
+def test_salvage_without_slow_path_gives_up(tmp_path: Path) -> None:
+    text = "global:\n  scrape_interval: banana\nscrape_configs:\n  - job_name: a\n    static_configs: [{targets: ['a:1']}]\n"
+
+    assert salvage_config(text, tmp_path).kept_jobs == ["a"]
+    quick = salvage_config(text, tmp_path, slow_allowed=False)
+    assert quick.kept_jobs == []
+    assert "too large to salvage through a YAML round trip" in quick.dropped[-1].reason

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
@@ -11,7 +14,12 @@ from ruamel.yaml.error import YAMLError
 from promwatchd.fix import roundtrip, textpass
 from promwatchd.fix.tree import line_of, parse_path
 from promwatchd.promconfig import Finding, validate_bytes
+from promwatchd.promconfig.split import find_scrape_config_items
 from promwatchd.redact import redact_text
+
+# The job_name of a scrape job cut out by lines, for the list of dropped jobs.
+_JOB_NAME = re.compile(r"job_name:[ \t]*[\"']?([^\"'\s#]+)")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Name under which the salvaged text is validated; findings in other files come from scrape_config_files.
 _SOURCE_NAME = "prometheus.yml"
@@ -54,7 +62,7 @@ class SalvageResult:
     corrected: list[str] = field(default_factory=list)
 
 
-def salvage_config(text: str, base_dir: Path) -> SalvageResult:
+def salvage_config(text: str, base_dir: Path, slow_allowed: bool = True) -> SalvageResult:
     """Return ``text`` reduced to what passes validation: scrape jobs, list items and sections with errors are removed.
 
     An input that already passes validation is returned unchanged. Relative paths in the
@@ -63,21 +71,65 @@ def salvage_config(text: str, base_dir: Path) -> SalvageResult:
     scrape configuration.
     """
     try:
-        return _salvage(text, base_dir)
+        return _salvage(text, base_dir, slow_allowed)
     except Exception as error:  # noqa: BLE001 - the caller needs a config that loads, whatever the input
         return _nothing_kept(f"salvage failed on this input ({type(error).__name__})")
 
 
-def _salvage(text: str, base_dir: Path) -> SalvageResult:
-    if _errors(text, base_dir) == []:
+def _salvage(text: str, base_dir: Path, slow_allowed: bool) -> SalvageResult:
+    errors = _errors(text, base_dir)
+    if errors == []:
         return SalvageResult(text, _job_names_of(text))
 
-    text, corrected = _correct_text(text, base_dir)
-    result = _salvage_parsed(text, base_dir)
+    corrected_text, corrected = _correct_text(text, base_dir)
+    if corrected_text != text:
+        text, errors = corrected_text, _errors(corrected_text, base_dir)
+    result = _drop_jobs_by_lines(text, errors, base_dir)
+    if result is None and not slow_allowed:
+        return _nothing_kept("the errors are not all inside scrape jobs that can be cut out by lines, and the file is too large to salvage through a YAML round trip")
+    if result is None:
+        result = _salvage_parsed(text, base_dir)
     if corrected:
         result.corrected = corrected
         result.text = _correction_header(corrected) + result.text
     return result
+
+
+def _drop_jobs_by_lines(text: str, errors: list[Finding], base_dir: Path) -> SalvageResult | None:
+    """Cut the failing scrape jobs out of the text by their lines, or return None when that cannot work.
+
+    It works when every error is inside a scrape job of a block list that split.py can cut
+    by lines. This keeps every other line as written and takes two validations, where the
+    round trip through ruamel.yaml takes about 15 s per MB.
+    """
+    found = find_scrape_config_items(text)
+    if found is None:
+        return None
+    offsets, sequence_end, _ = found
+    bounds = offsets + [sequence_end]
+
+    doomed: dict[int, Finding] = {}
+    for finding in errors:
+        tokens = parse_path(finding.path)
+        if finding.file != _SOURCE_NAME or len(tokens) < 2 or tokens[0] != "scrape_configs" or not isinstance(tokens[1], int) or tokens[1] >= len(offsets):
+            return None
+        doomed.setdefault(tokens[1], finding)
+
+    pieces: list[str] = []
+    dropped: list[DroppedPart] = []
+    position = 0
+    for index in sorted(doomed):
+        pieces.append(text[position : bounds[index]])
+        name = _JOB_NAME.search(text, bounds[index], bounds[index + 1])
+        line = text.count("\n", 0, bounds[index]) + 1
+        dropped.append(DroppedPart(f"scrape_configs[{index}]", name.group(1) if name else "", line, _reason(doomed[index])))
+        position = bounds[index + 1]
+    pieces.append(text[position:])
+    reduced = "".join(pieces)
+    if _errors(reduced, base_dir):
+        return None
+    kept = [_JOB_NAME.search(text, bounds[i], bounds[i + 1]) for i in range(len(offsets)) if i not in doomed]
+    return SalvageResult(_header(dropped) + reduced, [match.group(1) if match else "" for match in kept], dropped)
 
 
 def _correct_text(text: str, base_dir: Path) -> tuple[str, list[str]]:
@@ -215,10 +267,9 @@ def _nothing_kept(reason: str, dropped: list[DroppedPart] | None = None) -> Salv
 
 
 def _job_names_of(text: str) -> list[str]:
-    yaml = roundtrip.make_yaml(text)
     try:
-        document = roundtrip.load(yaml, text)
-    except YAMLError:
+        document = yaml.load(text, Loader=_LOADER)
+    except yaml.YAMLError:
         return []
     jobs = document.get("scrape_configs") if isinstance(document, dict) else None
     return [str(job.get("job_name")) for job in jobs if isinstance(job, dict)] if isinstance(jobs, list) else []

@@ -57,11 +57,9 @@ def split_scrape_configs(text: str, parts: int) -> list[Chunk] | None:
     The list must be a block sequence under a ``scrape_configs:`` key at the start of a
     line, with at least ``parts`` items. Each chunk gets whole items, in order.
     """
-    keys = _key_lines(text)
-    if len(keys) != 1 or parts < 2 or _has_cross_references(text) or _has_other_line_breaks(text):
+    if parts < 2:
         return None
-
-    found = _find_items(text, keys[0])
+    found = find_scrape_config_items(text)
     if found is None:
         return None
     item_offsets, sequence_end, dash_column = found
@@ -87,6 +85,19 @@ def split_scrape_configs(text: str, parts: int) -> list[Chunk] | None:
         chunks.append(Chunk("".join(pieces), first_item, tuple(line_of[i] for i in items), end_line, dash_column, tail_line))
         first_item += len(items)
     return chunks
+
+
+def find_scrape_config_items(text: str) -> tuple[list[int], int, int] | None:
+    """Return the offsets of the scrape_configs items' dash lines, the offset where the list ends, and the dash column.
+
+    Returns None when the file has no single block list under a ``scrape_configs:`` key
+    at the start of a line, or when its items cannot be cut by lines alone: with anchors or
+    merge keys, or with line breaks other than LF and CRLF.
+    """
+    keys = _key_lines(text)
+    if len(keys) != 1 or _has_cross_references(text) or _has_other_line_breaks(text):
+        return None
+    return _find_items(text, keys[0])
 
 
 def _has_cross_references(text: str) -> bool:
