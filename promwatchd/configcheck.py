@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import signal
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,8 @@ async def check_with_promtool(promtool: str, config_file: Path) -> ConfigVerdict
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            # Its own process group, so that a timeout also stops what a wrapper script started.
+            start_new_session=True,
         )
     except OSError as error:
         return ConfigVerdict(None, f"cannot run {binary}: {error.strerror}")
@@ -45,8 +49,12 @@ async def check_with_promtool(promtool: str, config_file: Path) -> ConfigVerdict
     try:
         output, _ = await asyncio.wait_for(process.communicate(), timeout=PROMTOOL_TIMEOUT_SECONDS)
     except asyncio.TimeoutError:
-        process.kill()
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         await process.wait()
+        log.warning("promtool_timed_out", config_file=str(config_file), timeout_seconds=PROMTOOL_TIMEOUT_SECONDS)
         return ConfigVerdict(None, f"promtool timed out after {PROMTOOL_TIMEOUT_SECONDS:g}s")
 
     text = output.decode("utf-8", "replace").strip()
