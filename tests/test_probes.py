@@ -85,6 +85,8 @@ async def test_round_sigstopped_prometheus(prometheus: tuple[str, subprocess.Pop
 
     os.kill(process.pid, signal.SIGSTOP)
     try:
+        # The signal is queued; wait until every thread has stopped, or a request can still get its answer.
+        await wait_until_stopped(process.pid)
         probe_round, elapsed = await run_round(base_url)
     finally:
         os.kill(process.pid, signal.SIGCONT)
@@ -97,6 +99,22 @@ async def test_round_sigstopped_prometheus(prometheus: tuple[str, subprocess.Pop
         assert probe_round[name].status is None
     assert isinstance(event, ProbeFailed)
     assert "timed out" in event.reason
+
+
+async def wait_until_stopped(pid: int, timeout_seconds: float = 5.0) -> None:
+    """Wait until every thread of ``pid`` is in the stopped state (T in /proc/PID/task/*/stat)."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        states = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                states.append(task.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0])
+            except (FileNotFoundError, IndexError):
+                continue
+        if states and all(state == "T" for state in states):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"process {pid} did not stop within {timeout_seconds} s")
 
 
 async def test_round_nothing_listening() -> None:
