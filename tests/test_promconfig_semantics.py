@@ -498,3 +498,21 @@ def test_target_fix_keeps_scheme_and_query(tmp_path: Path) -> None:
 
     assert fixes[0] == "remove 'http://': write 'app:8080' and set scheme: http on the job (it is https now), and move the path /metrics to metrics_path, and the query x=1 to params"
     assert fixes[1] == "write 'web:8080' as the target, and move the path /metrics to metrics_path"
+
+
+def test_fraction_duration_and_regex_list_hints(tmp_path: Path) -> None:
+    text = _job("scrape_timeout: 0.5\nrelabel_configs:\n  - source_labels: [__name__]\n    regex: [go_.*, process_.*]\n    action: drop")
+
+    fixes = {f.path: f.fix for f in _check(text, tmp_path).findings}
+
+    assert fixes["scrape_configs[0].scrape_timeout"] == "add a unit and use whole numbers: 500ms if 0.5 means seconds"
+    assert fixes["scrape_configs[0].relabel_configs[0].regex"] == "write one regular expression with alternatives: 'go_.*|process_.*'"
+
+
+def test_absolute_path_not_relative(tmp_path: Path) -> None:
+    text = "rule_files: ['/nonexistent/rules/*.yml']\n" + _job("basic_auth: {username: u, password_file: /nonexistent/pw}")
+
+    messages = [f.message for f in _check(text, tmp_path, syntax_only=False).findings]
+
+    assert len(messages) == 2
+    assert all("relative to" not in message for message in messages)

@@ -15,7 +15,7 @@ import yaml
 
 from promwatchd.promconfig.compose import MAX_NODES
 from promwatchd.promconfig.config import CONFIG, SCRAPE_CONFIGS_FILE, JobRef, check_agent_mode, job_ref
-from promwatchd.promconfig.files import check_referenced_files, check_rule_files, expand_glob
+from promwatchd.promconfig.files import check_referenced_files, check_rule_files, expand_glob, relative_to
 from promwatchd.promconfig.findings import ERROR, Finding
 from promwatchd.promconfig.schema import MAX_DECODED_NODES, DecodeLimitExceeded, Decoder, Obj
 from promwatchd.promconfig.scrape import validate_scrape_with_global
@@ -133,7 +133,7 @@ def _load_scrape_config_files(config: Obj, base_dir: Path, syntax_only: bool, d:
             continue
         matches = [m for m in expand_glob(base_dir, pattern) if m.is_file()]
         if not matches and not syntax_only and isinstance(node, yaml.SequenceNode):
-            d.warn("glob-matches-nothing", node.value[index], f"scrape_config_files[{index}]", f"scrape config file pattern {pattern!r} matches no file (relative to {base_dir})", "check the path")
+            d.warn("glob-matches-nothing", node.value[index], f"scrape_config_files[{index}]", f"scrape config file pattern {pattern!r} matches no file{relative_to(base_dir, pattern)}", "check the path")
         for match in matches:
             resolved = match.resolve()
             if resolved in seen:

@@ -35,6 +35,11 @@ def resolve(base_dir: Path, name: str) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
+def relative_to(base_dir: Path, name: str) -> str:
+    """Return " (relative to DIR)" for a relative path in a message, and nothing for an absolute one."""
+    return "" if Path(name).is_absolute() else f" (relative to {base_dir})"
+
+
 def expand_glob(base_dir: Path, pattern: str) -> list[Path]:
     """Return the paths matching ``pattern`` (relative to ``base_dir``), sorted, as filepath.Glob does."""
     full = resolve(base_dir, pattern)
@@ -68,7 +73,7 @@ def check_rule_files(config: Obj, base_dir: Path, d: Decoder) -> None:
         path = f"rule_files[{index}]"
         matches = expand_glob(base_dir, pattern)
         if not matches:
-            d.warn("glob-matches-nothing", entry_node, path, f"rule file pattern {go_quote(pattern)} matches no file (relative to {base_dir})", "check the path; Prometheus loads no rules from a pattern that matches nothing")
+            d.warn("glob-matches-nothing", entry_node, path, f"rule file pattern {go_quote(pattern)} matches no file{relative_to(base_dir, pattern)}", "check the path; Prometheus loads no rules from a pattern that matches nothing")
             continue
         for match in matches:
             problem = _readable_file_problem(match)
@@ -94,7 +99,7 @@ def check_referenced_files(base_dir: Path, d: Decoder) -> None:
         if is_glob:
             matches = expand_glob(base_dir, name)
             if not matches:
-                d.warn("glob-matches-nothing", node, path, f"{go_quote(name)} matches no file yet (relative to {base_dir})", "create the file, or check the path; file discovery finds no targets until it exists")
+                d.warn("glob-matches-nothing", node, path, f"{go_quote(name)} matches no file yet{relative_to(base_dir, name)}", "create the file, or check the path; file discovery finds no targets until it exists")
             for match in matches:
                 if checked_sd_files < MAX_SD_FILES and match.is_file():
                     checked_sd_files += 1
@@ -104,8 +109,7 @@ def check_referenced_files(base_dir: Path, d: Decoder) -> None:
         if problem is None:
             continue
         rule = "file-not-found" if problem == "does not exist" else "file-unreadable"
-        where = "" if Path(name).is_absolute() else f" (relative to {base_dir})"
-        message = f"file {go_quote(name)} {problem}{where}"
+        message = f"file {go_quote(name)} {problem}{relative_to(base_dir, name)}"
         fix = "fix the path, create the file, or fix its permissions"
         if path.rsplit(".", 1)[-1] in PROMTOOL_CHECKED_FILES:
             d.error(rule, node, path, message, fix)

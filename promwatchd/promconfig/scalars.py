@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from promwatchd.durations import parse_duration
-from promwatchd.promconfig.schema import INVALID, Decoder, Scalar, go_quote
+from promwatchd.promconfig.schema import INVALID, Decoder, Invalid, Scalar, go_quote
 
 try:
     import re2  # google-re2: the RE2 engine Go's regexp package follows
@@ -64,6 +64,10 @@ class Duration(Scalar):
 def _duration_fix(text: str) -> str:
     if re.fullmatch(r"\d+", text):
         return f"add a unit: {text}s for seconds (Prometheus durations need one of ms, s, m, h, d, w, y)"
+    fraction = re.fullmatch(r"(\d*)\.(\d+)", text)
+    if fraction:
+        milliseconds = round(float(text) * 1000)
+        return f"add a unit and use whole numbers: {_exact_duration(milliseconds // 1000) if milliseconds % 1000 == 0 else f'{milliseconds}ms'} if {text} means seconds"
     match = re.fullmatch(r"(\d+)\.(\d+)(ms|s|m|h|d|w|y)", text)
     if match:
         seconds = float(f"{match.group(1)}.{match.group(2)}") * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}[match.group(3)]
@@ -222,6 +226,14 @@ class Regex(Scalar):
     """A regex as Prometheus compiles it: RE2 syntax, anchored at both ends."""
 
     label = "a regular expression"
+
+    def text(self, node: yaml.Node, d: Decoder, path: str) -> str | Invalid:
+        items = node.value if isinstance(node, yaml.SequenceNode) else None
+        if items and all(isinstance(item, yaml.ScalarNode) for item in items):
+            # A list of patterns is one pattern with alternatives.
+            joined = "|".join(item.value for item in items)
+            return self.type_error(node, d, path, f"write one regular expression with alternatives: '{joined}'")
+        return super().text(node, d, path)
 
     def convert(self, text: str, node: yaml.Node, d: Decoder, path: str) -> Any:
         problem = regex_problem(text)
