@@ -311,7 +311,7 @@ def test_fallback_minimal_when_salvage_off(start_daemon: StartDaemon) -> None:
 def test_fallback_validates_without_promtool(start_daemon: StartDaemon) -> None:
     daemon = start_daemon(changes={"fallback": {"promtool": ""}}, config_text=BROKEN_CONFIG, wait_state="fallback")
 
-    # Still broken: promtool is off, so the validator keeps Prometheus on the fallback and says where.
+    # Still broken: promtool is off, so the validator keeps Prometheus on the fallback and reports where.
     write_replacing(daemon.config_path, PARTLY_BROKEN_CONFIG.encode())
     checked = daemon.wait_for_event("user_config_changed", timeout_seconds=15)
 

@@ -85,7 +85,7 @@ async def test_round_sigstopped_prometheus(prometheus: tuple[str, subprocess.Pop
 
     os.kill(process.pid, signal.SIGSTOP)
     try:
-        # The signal is queued; wait until every thread has stopped, or a request can still get its answer.
+        # kill only queues the signal. Until every thread has stopped, a request can still get a response.
         await wait_until_stopped(process.pid)
         probe_round, elapsed = await run_round(base_url)
     finally:

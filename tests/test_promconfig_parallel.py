@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -303,7 +304,7 @@ def test_shared_configs_same(monkeypatch: pytest.MonkeyPatch) -> None:
                 differences.append(path.name)
 
     assert differences == []
-    # Most files have one job; with the probe job every file with a block list of jobs is split.
+    # Most files have one job. With the probe job, every file with a block list of jobs is split.
     assert variants >= 100
     assert spy.used >= variants * 3 // 4
 
@@ -344,3 +345,20 @@ def test_command_output_same_split(tmp_path: Path) -> None:
     assert "scrape_configs[2000].job_name: found multiple scrape configs with job name \"job-5\"" in outputs[1]
     assert "scrape_configs[2400].scrape_interval" in outputs[1]
     assert "FAILED: 2 errors" in outputs[1]
+
+
+def test_other_thread_prevents_fork(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = SplitSpy(monkeypatch)
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)
+    worker.start()
+    try:
+        one_pass, split = _outcomes(_config(20).replace("job_name: job-9\n", "job_name: job-1\n").encode(), tmp_path, 2)
+    finally:
+        release.set()
+        worker.join()
+
+    assert split == one_pass
+    assert [f.rule for f in split] == ["duplicate-job-name"]
+    assert spy.fell_back == 1
+    assert spy.used == 0

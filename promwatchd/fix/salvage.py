@@ -128,8 +128,8 @@ def _drop_jobs_by_lines(text: str, errors: list[Finding], base_dir: Path) -> Sal
     reduced = "".join(pieces)
     if _errors(reduced, base_dir):
         return None
-    kept = [_JOB_NAME.search(text, bounds[i], bounds[i + 1]) for i in range(len(offsets)) if i not in doomed]
-    return SalvageResult(_header(dropped) + reduced, [match.group(1) if match else "" for match in kept], dropped)
+    kept_names = [_JOB_NAME.search(text, bounds[i], bounds[i + 1]) for i in range(len(offsets)) if i not in doomed]
+    return SalvageResult(_header(dropped) + reduced, [match.group(1) if match else "" for match in kept_names], dropped)
 
 
 def _correct_text(text: str, base_dir: Path) -> tuple[str, list[str]]:

@@ -35,7 +35,7 @@ def fix_wrong_type(document: Any, finding: Finding) -> Correction | None:
     line = line_of(parent, key)
 
     if "expected a list of strings" in finding.message and key == "targets" and isinstance(value, str) and "," in value:
-        # A target is host:port and holds no comma, so "a:9100, b:9100" can only mean two targets.
+        # A target is host:port and contains no comma, so "a:9100, b:9100" can only mean two targets.
         items = [part.strip() for part in value.split(",") if part.strip()]
         parent[key] = flow_list(items)
         return Correction(
@@ -52,7 +52,7 @@ def fix_wrong_type(document: Any, finding: Finding) -> Correction | None:
         item = as_string_item(value)
         written_item = f"'{item}'" if isinstance(item, SingleQuotedScalarString) else str(item)
         parent[key] = flow_list([item])
-        shown, shown_item = (MASK, MASK) if is_credential_path(tokens) else (f"{value!s}", written_item)
+        displayed_value, displayed_item = (MASK, MASK) if is_credential_path(tokens) else (f"{value!s}", written_item)
         return Correction(
             "scalar-to-list",
             line,
@@ -60,7 +60,7 @@ def fix_wrong_type(document: Any, finding: Finding) -> Correction | None:
             "this field is a list of strings; a single value becomes a one-element list (quoting alone does not make a list)",
             safe=True,
             applied=True,
-            change=f"{shown} -> [{shown_item}]",
+            change=f"{displayed_value} -> [{displayed_item}]",
         )
 
     if "expected a list of" in finding.message and "got a mapping" in finding.message and isinstance(value, CommentedMap):

@@ -15,9 +15,12 @@ reports the problems: PyYAML's C composer rejects a repeated anchor, which yaml.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import operator
 import re
+from collections.abc import Iterator
 
 import yaml
 from yaml.composer import ComposerError
@@ -100,12 +103,30 @@ def compose_first_document(text: str, lines: list[str], max_nodes: int = MAX_NOD
     Raises ``yaml.MarkedYAMLError`` for syntax errors and undefined aliases,
     ``yaml.reader.ReaderError`` for characters YAML does not allow, and ComposeLimitExceeded.
     """
-    if _fast_composer_applies(text, max_nodes):
-        try:
-            return _compose_with_libyaml(text, max_nodes)
-        except yaml.YAMLError:
-            pass  # The event composer reports the problem, or accepts a repeated anchor as yaml.v2 does.
-    return _compose_from_events(text, lines, max_nodes)
+    with cyclic_gc_paused():
+        if _fast_composer_applies(text, max_nodes):
+            try:
+                return _compose_with_libyaml(text, max_nodes)
+            except yaml.YAMLError:
+                pass  # The event composer reports the problem, or accepts a repeated anchor as yaml.v2 does.
+        return _compose_from_events(text, lines, max_nodes)
+
+
+@contextlib.contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Turn Python's cyclic garbage collector off for the block, and back on if it was on.
+
+    Node trees contain no reference cycles unless the YAML has recursive aliases, so the
+    collector only costs time while they are built: more than half of it on large files.
+    NOTE: the collector is process-wide, so a concurrent thread also runs without it meanwhile.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 # Texts with these go to the event composer: merge keys (plain ``<<`` or a merge tag) and

@@ -27,7 +27,7 @@ from promwatchd.promconfig.sections import (
 # Wildcards only in the last path element, as patRulePath in config/config.go.
 RULE_PATH_PATTERN = re.compile(r"^[^*]*(\*[^/]*)?$")
 
-# In a chunk of a split file, the list holds the items from d.context["first_scrape_index"] on.
+# In a chunk of a split file, the list contains the items from d.context["first_scrape_index"] on.
 SCRAPE_CONFIG_LIST = ListOf(SCRAPE_CONFIG, null_item="empty or null scrape config section", first_index_key="first_scrape_index")
 
 
@@ -58,7 +58,7 @@ def _per_directory_fix(pattern: str, base_dir: Path | None) -> str:
 
 
 class JobRef(NamedTuple):
-    """Where a scrape job's name is set: enough to report a repeated name without the decoded job."""
+    """The position of a scrape job's name: enough to report a repeated name without the decoded job."""
 
     name: str
     file: str

@@ -16,6 +16,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from promwatchd.promconfig.check import PassResult, SplitRejected, check_text
@@ -38,8 +39,11 @@ def available_processes(limit: int = 4) -> int:
 
 def check_in_parts(text: str, filename: str, base_dir: Path, agent: bool, syntax_only: bool, parts: int) -> list[PassResult] | None:
     """Validate ``text`` in ``parts`` chunks at the same time and return their results in order, or None to validate it in one pass."""
+    # Forking while other threads run can deadlock the child on a lock one of them held.
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return None
     chunks = split_scrape_configs(text, parts)
-    if chunks is None or not hasattr(os, "fork"):
+    if chunks is None:
         return None
 
     sys.stdout.flush()

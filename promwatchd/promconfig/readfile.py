@@ -1,4 +1,4 @@
-"""Read a file that a configuration names, with a size bound, as bytes or as the finding that says why not."""
+"""Read a file that a configuration names, with a size bound, as bytes or as the finding that explains why not."""
 
 from __future__ import annotations
 

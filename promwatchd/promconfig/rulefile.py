@@ -106,13 +106,17 @@ def _validate_rule(rule: Obj, d: Decoder) -> None:
     for key, value in (rule.get("labels") or {}).items():
         if not is_valid_label_name(key, scheme) or key == "__name__":
             rule.error(d, "invalid-label-name", "labels", f"invalid label name: {key}", "use a label name such as severity")
-        elif alert and isinstance(value, str) and _template_problem(value):
-            rule.error(d, "invalid-template", "labels", f"label {key}: {_template_problem(value)}", "close every {{ with }}")
+            continue
+        problem = _template_problem(value) if alert and isinstance(value, str) else None
+        if problem:
+            rule.error(d, "invalid-template", "labels", f"label {key}: {problem}", "close every {{ with }}")
     for key, value in (rule.get("annotations") or {}).items():
         if not is_valid_label_name(key, scheme):
             rule.error(d, "invalid-label-name", "annotations", f"invalid annotation name: {key}", "use a name such as summary")
-        elif alert and isinstance(value, str) and _template_problem(value):
-            rule.error(d, "invalid-template", "annotations", f"annotation {key}: {_template_problem(value)}", "close every {{ with }}")
+            continue
+        problem = _template_problem(value) if alert and isinstance(value, str) else None
+        if problem:
+            rule.error(d, "invalid-template", "annotations", f"annotation {key}: {problem}", "close every {{ with }}")
 
 
 def _validate_group(group: Obj, d: Decoder) -> None:

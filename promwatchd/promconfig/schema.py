@@ -261,7 +261,7 @@ class ListOf(Type):
         self.item = item
         self.null_item = null_item
         self.null_rule = null_rule
-        # The d.context key that holds the index of the first item, when the list is part of a longer one.
+        # The d.context key that contains the index of the first item, when the list is part of a longer one.
         self.first_index_key = first_index_key
         # A list of secrets is described without its value in type errors.
         self.secret = item.secret

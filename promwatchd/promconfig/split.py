@@ -91,8 +91,8 @@ def find_scrape_config_items(text: str) -> tuple[list[int], int, int] | None:
     """Return the offsets of the scrape_configs items' dash lines, the offset where the list ends, and the dash column.
 
     Returns None when the file has no single block list under a ``scrape_configs:`` key
-    at the start of a line, or when its items cannot be cut by lines alone: with anchors or
-    merge keys, or with line breaks other than LF and CRLF.
+    at the start of a line. Also returns None when the items cannot be cut by lines alone,
+    because the file has anchors, merge keys, or line breaks other than LF and CRLF.
     """
     keys = _key_lines(text)
     if len(keys) != 1 or _has_cross_references(text) or _has_other_line_breaks(text):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from promwatchd.promconfig.check import check_text
+from promwatchd.promconfig.compose import cyclic_gc_paused
 from promwatchd.promconfig.config import check_job_names
 from promwatchd.promconfig.findings import ERROR, Finding
 from promwatchd.promconfig.parallel import PARALLEL_MIN_CHARS, check_in_parts
@@ -33,8 +33,8 @@ def validate_file(path: str | Path, agent: bool = False, syntax_only: bool = Fal
     """Validate one configuration file. Never raises: read errors and bad content become findings.
 
     With ``processes`` above 1, a large file is validated in that many parts at the same
-    time, in forked processes (see parallel.py). Only a single-threaded program may pass it,
-    because forking a process with other threads running can deadlock the child.
+    time, in forked processes (see parallel.py). While other threads run, it is validated
+    in one pass instead, because forking then can deadlock the child.
     """
     name = str(path)
     try:
@@ -48,18 +48,12 @@ def validate_file(path: str | Path, agent: bool = False, syntax_only: bool = Fal
 
 def validate_bytes(data: bytes, filename: str, base_dir: Path, agent: bool = False, syntax_only: bool = False, processes: int = 1) -> FileReport:
     """Validate configuration ``data`` shown as ``filename``; relative paths resolve against ``base_dir``. Never raises."""
-    # The node tree contains no reference cycles unless the YAML has recursive aliases, so the
-    # cyclic garbage collector only costs time here (more than half of it on large files).
-    # NOTE: gc.disable() is process-wide; a concurrent thread also runs without it meanwhile.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        findings = _validate(data, filename, base_dir, agent, syntax_only, processes)
-    except Exception as error:  # noqa: BLE001 - the contract is findings, never an exception
-        findings = [Finding(ERROR, "internal-error", filename, 0, 0, "", f"the validator failed on this input ({type(error).__name__}); the file could not be checked", "report this as a promwatchd bug, with the file")]
-    finally:
-        if collecting:
-            gc.enable()
+    # Decoding builds objects as large as the node tree, so the collector stays off for it too.
+    with cyclic_gc_paused():
+        try:
+            findings = _validate(data, filename, base_dir, agent, syntax_only, processes)
+        except Exception as error:  # noqa: BLE001 - the contract is findings, never an exception
+            findings = [Finding(ERROR, "internal-error", filename, 0, 0, "", f"the validator failed on this input ({type(error).__name__}); the file could not be checked", "report this as a promwatchd bug, with the file")]
     findings.sort(key=lambda f: (f.file != filename, f.file, f.line, f.column))
     return FileReport(filename, findings)
 

@@ -72,8 +72,15 @@ def excerpt(lines: list[str], line: int, column: int) -> str:
     if len(text) > MAX_EXCERPT_CHARS:
         # A window of the line around the column, so that a huge line stays readable.
         start = max(0, min(column - MAX_EXCERPT_CHARS // 2, len(text) - MAX_EXCERPT_CHARS))
-        text = ("…" if start else "") + text[start : start + MAX_EXCERPT_CHARS] + ("…" if start + MAX_EXCERPT_CHARS < len(text) else "")
-        column = column - start + (1 if start else 0)
+        end = start + MAX_EXCERPT_CHARS
+        window = text[start:end]
+        if end < len(text):
+            window += "…"
+        column -= start
+        if start:
+            window = "…" + window
+            column += 1
+        text = window
     prefix = f"{line + 1:>5} | "
     return f"{prefix}{visible(text)}\n{' ' * len(prefix)}{' ' * column}^"
 
